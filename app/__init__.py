@@ -1,0 +1,1 @@
+"""The real-time segmentation app. Never imports TensorFlow."""

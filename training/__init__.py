@@ -1,0 +1,1 @@
+"""Training: data sets, loaders, augmentation, Unet building, training and evaluation."""
