@@ -1,0 +1,80 @@
+"""`python -m training train|evaluate ...`: the training side's command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from training.config import ConfigError, load_config
+from training.datasets.common import DatasetError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a Unet from a config")
+    train.add_argument("--config", required=True, help="training YAML, e.g. configs/camvid.yaml")
+    train.add_argument("--epochs", type=int, help="override train.epochs")
+    train.add_argument("--limit", type=int, help="use only the first N train and val samples")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--out", help="run folder (default runs/<name>)")
+    train.add_argument("--data", help="override data.root")
+
+    evaluate = commands.add_parser("evaluate", help="per-class IoU, mIoU and accuracies")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="weights (with --config) or a full saved model")
+    source.add_argument("--bundle", help="a model bundle folder (runs its fp16 model)")
+    evaluate.add_argument("--config", help="training YAML (default: config.yaml beside it)")
+    evaluate.add_argument("--backend", default="litert", help="bundle engine (litert|onnx|keras)")
+    evaluate.add_argument("--data", help="data set root (default: the config's)")
+    evaluate.add_argument("--split", default="val")
+    evaluate.add_argument("--limit", type=int, help="only the first N samples")
+    evaluate.add_argument("--json", help="write the scores here as JSON")
+    evaluate.add_argument("--grid", help="predictions PNG (default predictions.png beside JSON)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        stream=sys.stdout)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        from training.evaluate_cli import run_evaluate
+
+        return run_evaluate(args)
+    except (ConfigError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # errors a user can fix carry a one-line message
+        from training.model import ModelError
+
+        if isinstance(error, ModelError) or type(error).__name__ in ("BundleError", "EngineError"):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _train(args) -> int:
+    overrides = {}
+    if args.epochs:
+        overrides["train.epochs"] = args.epochs
+    if args.data:
+        overrides["data.root"] = str(Path(args.data).resolve())
+    config_path = Path(args.config)
+    out = Path(args.out) if args.out else None
+    if args.resume and out is not None and (out / "config.yaml").is_file():
+        config_path = out / "config.yaml"  # a resumed run keeps the settings it started with
+    config = load_config(config_path, overrides)
+    from training.train import train
+
+    return train(config, out or Path("runs") / config.name, resume=args.resume,
+                 limit=args.limit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

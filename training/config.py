@@ -1,0 +1,136 @@
+"""Training configuration: YAML read with safe_load, validated into typed objects.
+
+An unknown key or a bad value raises ConfigError naming the key and the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A user's configuration mistake; the message is one line naming the file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    dataset: Literal["camvid", "voc", "folder"] = Field(description="which data set reader")
+    root: str = Field(description="data set root folder (relative to the config file or absolute)")
+    classes: list[str] = Field(min_length=1, description="class names to learn, in output order")
+    train_split: str = "train"
+    val_split: str = "val"
+    year: str = Field("2012", description="VOC only")
+    images_dir: str | None = Field(None, description="folder only: images folder under root")
+    masks_dir: str | None = Field(None, description="folder only: masks folder under root")
+    values: list[int] | None = Field(None, description="folder only: mask index per class")
+    colors: list[tuple[int, int, int]] | None = Field(None, description="folder only: RGB per class")
+    void_value: int | None = Field(None, description="folder only: mask index to ignore")
+    cache: bool = Field(True, description="keep decoded samples in memory after the first read")
+
+
+class ModelConfig(_Strict):
+    backbone: str = "mobilenetv2"
+    encoder_weights: Literal["imagenet"] | None = "imagenet"
+    encoder_freeze: bool = False
+    decoder_filters: tuple[int, int, int, int, int] = (256, 128, 64, 32, 16)
+    activation: Literal["softmax", "sigmoid"] | None = None  # None: softmax if >1 class
+
+    def final_activation(self, n_classes: int) -> str:
+        return self.activation or ("softmax" if n_classes > 1 else "sigmoid")
+
+
+class AugmentConfig(_Strict):
+    crop: tuple[int, int] | None = Field((320, 320), description="random crop HxW, multiples of 32")
+    scale: tuple[float, float] = Field((0.75, 1.25), description="random zoom range")
+    rotate: float = Field(10.0, description="max rotation in degrees")
+    flip: bool = True
+    color_jitter: float = Field(0.2, description="brightness/contrast/saturation strength")
+
+
+class PhaseConfig(_Strict):
+    """Switches augmentation from a given epoch on (e.g. full-size crops for the last epochs)."""
+
+    from_epoch: int = Field(ge=0)
+    crop: tuple[int, int] | None = None
+    batch_size: int | None = None
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    min_learning_rate: float = 1e-5
+    loss: Literal["dice", "focal", "dice+focal", "crossentropy"] = "dice+focal"
+    class_weights: list[float] | Literal["auto"] | None = None
+    workers: int = Field(2, ge=1, description="threads reading and augmenting samples")
+    augment: AugmentConfig = AugmentConfig()
+    phases: list[PhaseConfig] = []
+    seed: int = 42
+
+
+class Config(_Strict):
+    name: str = "unet"
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _simple_name(cls, value: str) -> str:
+        if not value or "/" in value:
+            raise ValueError("must be a non-empty name without '/'")
+        return value
+
+    @property
+    def n_outputs(self) -> int:
+        """Output channels: the classes plus a background channel when there is more than one."""
+        n = len(self.data.classes)
+        return n + 1 if n > 1 else 1
+
+    @property
+    def output_classes(self) -> list[str]:
+        return [*self.data.classes, "background"] if len(self.data.classes) > 1 else list(
+            self.data.classes
+        )
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> Config:
+    """Read and validate a training config; relative data roots resolve against the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{path}: {key}: {first['msg']}") from None
+    root = Path(config.data.root).expanduser()
+    if not root.is_absolute():
+        root = (path.parent / root).resolve()
+    config.data.root = str(root)
+    return config
+
+
+def dump_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -1,0 +1,246 @@
+"""PASCAL VOC segmentation data set (VOCdevkit layout).
+
+    root/VOCdevkit/VOC{year}/ImageSets/Segmentation/{split}.txt
+                            /JPEGImages/{id}.jpg
+                            /SegmentationClass/{id}.png
+
+`root` may also point at VOCdevkit or at VOCdevkit/VOC{year} directly. Masks are palette PNGs whose
+indices are the class ids (read directly, never through their colours); grey index PNGs (e.g.
+SegmentationClassAug) work too, and RGB colour masks are decoded with one vectorised lookup
+(unknown colours -> void). Index 255 (object borders, difficult regions) is void: all zeros in the
+one-hot, never background, and left at 255 by `sample_indices` so evaluation can ignore it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models.palette import VOC_CLASSES, VOC_VOID, voc_palette
+from training.datasets.common import (
+    DatasetError,
+    check_pair,
+    one_hot,
+    read_index_mask,
+    read_rgb,
+)
+
+__all__ = ["VOC", "resolve_voc_dir", "validate_voc_classes"]
+
+log = logging.getLogger(__name__)
+
+VOC_COLORS = voc_palette(256)[: len(VOC_CLASSES)]
+VOC_VOID_COLOR = tuple(int(c) for c in voc_palette(256)[VOC_VOID])  # (224, 224, 192)
+CACHE_VERSION = 1
+
+
+def resolve_voc_dir(root: str | Path, year: str) -> Path:
+    """Find VOC{year} from a root that is its parent's parent, VOCdevkit, or VOC{year} itself."""
+    root = Path(root).expanduser()
+    candidates = (root / "VOCdevkit" / f"VOC{year}", root / f"VOC{year}", root)
+    for candidate in candidates:
+        if (candidate / "ImageSets").is_dir() or (candidate / "JPEGImages").is_dir():
+            return candidate
+    raise DatasetError(
+        f"no VOC{year} data set under {root} (looked for {candidates[0]}, {candidates[1]} "
+        f"and {root} with ImageSets/ and JPEGImages/)"
+    )
+
+
+def validate_voc_classes(classes: Sequence[str]) -> list[str]:
+    """Check chosen class names against VOC_CLASSES; background is implicit (the extra channel)."""
+    if isinstance(classes, str):  # a lone string would otherwise be read letter by letter
+        classes = [classes]
+    classes = list(classes)
+    if not classes:
+        raise DatasetError("no VOC classes chosen; valid names: " + ", ".join(VOC_CLASSES[1:]))
+    unknown = [name for name in classes if name not in VOC_CLASSES]
+    if unknown:
+        raise DatasetError(
+            f"unknown VOC class {', '.join(map(repr, unknown))}; valid names: "
+            + ", ".join(VOC_CLASSES[1:])
+        )
+    if "background" in classes:
+        raise DatasetError(
+            "do not list 'background' in VOC classes: with more than one class it is added "
+            "as the last channel automatically"
+        )
+    if len(set(classes)) != len(classes):
+        raise DatasetError(f"VOC classes listed twice: {classes}")
+    return classes
+
+
+def _read_ids(split_file: Path) -> list[str]:
+    if not split_file.is_file():
+        raise DatasetError(f"split file not found: {split_file}")
+    try:
+        lines = split_file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read split file {split_file}: {exc}") from exc
+    ids = [line.split()[0] for line in lines if line.strip()]
+    if not ids:
+        raise DatasetError(f"split file lists no ids: {split_file}")
+    return ids
+
+
+class VOC:
+    """PASCAL VOC segmentation: `ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)`.
+
+    N = len(classes), plus a last background channel when more than one class is chosen. Only
+    file lists are read in __init__; the exception is `only_with_classes` (default: on for a single
+    class), which reads every mask of the split once to keep just the ids containing a chosen
+    class, and caches that list as JSON in `cache_dir` (default root/.segcam-cache) so the next
+    construction reads no masks. An unwritable cache dir only means no caching.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        year: str = "2012",
+        split: str = "train",
+        classes: Sequence[str] = ("person",),
+        only_with_classes: bool | None = None,
+        cache_dir: str | Path | None = None,
+        masks_subdir: str = "SegmentationClass",
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.year = str(year)
+        self.split = split
+        self.classes = validate_voc_classes(classes)
+        self.class_values = [VOC_CLASSES.index(name) for name in self.classes]
+        self.add_background = len(self.classes) > 1
+        self.channel_names = self.classes + (["background"] if self.add_background else [])
+        self.void = VOC_VOID
+        self.voc_dir = resolve_voc_dir(self.root, self.year)
+        self.images_dir = self.voc_dir / "JPEGImages"
+        self.masks_dir = self.voc_dir / masks_subdir
+        self.split_file = self.voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / ".segcam-cache"
+
+        ids = _read_ids(self.split_file)
+        if only_with_classes is None:
+            only_with_classes = len(self.classes) == 1
+        self.only_with_classes = only_with_classes
+        self.ids = self._ids_with_classes(ids) if only_with_classes else ids
+        if not self.ids:
+            raise DatasetError(
+                f"no image in {self.split_file} contains {', '.join(self.classes)} "
+                f"(masks in {self.masks_dir})"
+            )
+
+    # -- paths and raw reads -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image_path(self, i: int) -> Path:
+        return self.images_dir / f"{self.ids[i]}.jpg"
+
+    def mask_path(self, i: int) -> Path:
+        return self.masks_dir / f"{self.ids[i]}.png"
+
+    def _read_mask(self, path: Path) -> np.ndarray:
+        mask = read_index_mask(
+            path, colors=VOC_COLORS, void_color=VOC_VOID_COLOR, void=VOC_VOID, palette_as_index=True
+        )
+        # indices 21..254 cannot be VOC classes: treat them as void rather than background
+        stray = (mask >= len(VOC_CLASSES)) & (mask != VOC_VOID)
+        if stray.any():
+            mask = mask.copy()
+            mask[stray] = VOC_VOID
+        return mask
+
+    def _index(self, i: int) -> int:
+        n = len(self.ids)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for {n} samples")
+        return i % n
+
+    # -- samples -------------------------------------------------------------------------------
+    def sample_indices(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H,W,3) uint8 RGB, raw class-index mask (H,W) uint8: 0..20, 255 void)."""
+        i = self._index(i)
+        image_path, mask_path = self.image_path(i), self.mask_path(i)
+        image = read_rgb(image_path)
+        mask = self._read_mask(mask_path)
+        check_pair(image_path, mask_path, image, mask)
+        return image, mask
+
+    def void_mask(self, i: int) -> np.ndarray:
+        """(H, W) bool: True where the ground truth is void (255) and evaluation must ignore it."""
+        return self._read_mask(self.mask_path(self._index(i))) == VOC_VOID
+
+    @property
+    def output_classes(self) -> list[str]:
+        """Names of the one-hot channels, in order (background last when added)."""
+        return list(self.channel_names)
+
+    def encode(self, index_mask: np.ndarray) -> np.ndarray:
+        """One-hot encode an index mask from `sample_indices` (void all zeros)."""
+        return one_hot(index_mask, self.class_values, self.add_background, void=VOC_VOID)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        image, mask = self.sample_indices(i)
+        return image, self.encode(mask)
+
+    # -- only_with_classes scan and its cache --------------------------------------------------
+    def _cache_path(self) -> Path:
+        safe_split = re.sub(r"[^A-Za-z0-9_.-]", "_", self.split)
+        return self.cache_dir / f"voc{self.year}-{safe_split}-{'+'.join(self.classes)}.json"
+
+    def _cache_key(self, ids: list[str]) -> dict[str, object]:
+        # the split's content is part of the key: an edited split file invalidates the cache
+        digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()
+        return {
+            "version": CACHE_VERSION,
+            "year": self.year,
+            "split": self.split,
+            "classes": self.classes,
+            "masks_dir": self.masks_dir.name,
+            "split_sha1": digest,
+        }
+
+    def _ids_with_classes(self, ids: list[str]) -> list[str]:
+        key = self._cache_key(ids)
+        cache_path = self._cache_path()
+        try:
+            cached = json.loads(cache_path.read_text())
+            if cached.get("key") == key:
+                return list(cached["ids"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # no cache or a broken one: scan
+        kept = []
+        for image_id in ids:
+            mask = self._read_mask(self.masks_dir / f"{image_id}.png")
+            counts = np.bincount(mask.ravel(), minlength=256)  # one pass for all chosen classes
+            if counts[self.class_values].any():
+                kept.append(image_id)
+        log.info(
+            "VOC%s %s: %d of %d images contain %s",
+            self.year, self.split, len(kept), len(ids), "/".join(self.classes),
+        )  # fmt: skip
+        self._write_cache(cache_path, {"key": key, "ids": kept})
+        return kept
+
+    @staticmethod
+    def _write_cache(path: Path, payload: dict[str, object]) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # write then rename so a crash never leaves half a JSON file behind
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(payload, f)
+                os.replace(tmp, path)
+            except OSError:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            log.info("VOC id cache not written (%s): %s", path, exc)

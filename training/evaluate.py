@@ -1,0 +1,124 @@
+"""Evaluation the way the SegNet paper reports CamVid: one confusion matrix over the whole split.
+
+Per-class IoU = TP / (TP + FP + FN), mIoU = mean over classes that occur in the split's ground
+truth, global accuracy = correct / labelled pixels, class-average accuracy = mean per-class recall.
+Void pixels (and padding) are left out of the matrix entirely.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, n: int) -> np.ndarray:
+    """(n, n) int64 counts, rows = truth, columns = prediction; truth outside 0..n-1 is ignored."""
+    truth = truth.reshape(-1).astype(np.int64)
+    prediction = prediction.reshape(-1).astype(np.int64)
+    keep = (truth >= 0) & (truth < n)
+    return np.bincount(n * truth[keep] + prediction[keep], minlength=n * n).reshape(n, n)
+
+
+@dataclass
+class Scores:
+    classes: list[str]
+    iou: list[float | None]  # None: class absent from the ground truth and never predicted
+    accuracy: list[float | None]
+    pixels: list[int]
+    miou: float
+    global_accuracy: float
+    class_average_accuracy: float
+    scored_classes: list[str]
+
+    def table(self) -> str:
+        lines = [f"{'class':<14}{'IoU':>8}{'acc':>8}{'pixels':>12}"]
+        for name, iou, acc, px in zip(self.classes, self.iou, self.accuracy, self.pixels):
+            iou_s = "-" if iou is None else f"{100 * iou:.1f}"
+            acc_s = "-" if acc is None else f"{100 * acc:.1f}"
+            lines.append(f"{name:<14}{iou_s:>8}{acc_s:>8}{px:>12}")
+        lines.append(f"{'mIoU':<14}{100 * self.miou:>8.1f}")
+        lines.append(f"{'global acc':<14}{100 * self.global_accuracy:>8.1f}")
+        lines.append(f"{'class acc':<14}{100 * self.class_average_accuracy:>8.1f}")
+        return "\n".join(lines)
+
+
+def scores_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> Scores:
+    matrix = matrix.astype(np.float64)
+    tp = np.diag(matrix)
+    truth = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    union = truth + predicted - tp
+    occurs = truth > 0  # the paper's mean runs over the classes of the test set
+    iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    accuracy = np.where(occurs, tp / np.maximum(truth, 1), np.nan)
+    labelled = matrix.sum()
+    return Scores(
+        classes=list(classes),
+        iou=[None if np.isnan(v) else float(v) for v in iou],
+        accuracy=[None if np.isnan(v) else float(v) for v in accuracy],
+        pixels=[int(v) for v in truth],
+        miou=float(np.mean(iou[occurs])) if occurs.any() else 0.0,
+        global_accuracy=float(tp.sum() / labelled) if labelled else 0.0,
+        class_average_accuracy=float(np.mean(accuracy[occurs])) if occurs.any() else 0.0,
+        scored_classes=[c for c, o in zip(classes, occurs) if o],
+    )
+
+
+def truth_labels(dataset, index_mask: np.ndarray) -> np.ndarray:
+    """Index mask -> output-channel ids, void as -1 (from the data set's own one-hot encoding)."""
+    onehot = dataset.encode(index_mask)
+    labels = onehot.argmax(axis=-1).astype(np.int64)
+    labels[onehot.sum(axis=-1) == 0] = -1
+    return labels
+
+
+Predict = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H,W,3) -> labels (H,W)
+
+
+def evaluate(dataset, predict: Predict, classes: Sequence[str], grid_path: Path | None = None,
+             grid_samples: int = 4, palette: np.ndarray | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Scores:
+    """Run `predict` over the data set, accumulate one confusion matrix, score it."""
+    n = len(classes)
+    matrix = np.zeros((n, n), dtype=np.int64)
+    rows = []
+    for i in range(len(dataset)):
+        image, mask = dataset.sample_indices(i)
+        truth = truth_labels(dataset, mask)
+        prediction = predict(image)
+        if prediction.shape != truth.shape:
+            raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} differ")
+        matrix += confusion_matrix(truth, prediction, n)
+        if grid_path is not None and i < grid_samples:
+            rows.append((image, truth, prediction))
+        if progress:
+            progress(i + 1, len(dataset))
+    if grid_path is not None and rows:
+        save_prediction_grid(rows, grid_path, palette)
+    return scores_from_confusion(matrix, classes)
+
+
+def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    lut = np.zeros((256, 3), np.uint8)
+    lut[: len(palette)] = palette
+    return lut[np.where(labels < 0, 255, labels).astype(np.uint8)]  # void drawn black
+
+
+def save_prediction_grid(rows, path: Path, palette: np.ndarray | None) -> None:
+    """Rows of image | truth | prediction, RGB, written as PNG."""
+    from models.palette import voc_palette
+
+    palette = voc_palette(256) if palette is None else palette
+    lines = [np.hstack([img, colorize(t, palette), colorize(p, palette)]) for img, t, p in rows]
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines]
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(lines), cv2.COLOR_RGB2BGR))
+
+
+def write_json(scores: Scores, path: Path, extra: dict | None = None) -> None:
+    path.write_text(json.dumps({**asdict(scores), **(extra or {})}, indent=2))

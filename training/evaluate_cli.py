@@ -1,0 +1,160 @@
+"""`python -m training evaluate`: score a checkpoint or a bundle on a data set split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.augment import PAD
+from training.config import Config, ConfigError, load_config
+from training.datasets import open_dataset
+from training.evaluate import evaluate, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _config_for(args) -> Config:
+    candidates = [args.config] if args.config else []
+    if args.checkpoint:
+        candidates.append(str(Path(args.checkpoint).parent / "config.yaml"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            overrides = {"data.root": str(Path(args.data).resolve())} if args.data else None
+            return load_config(candidate, overrides)
+    raise ConfigError(f"{args.checkpoint}: pass --config (no config.yaml beside the checkpoint)")
+
+
+def _pad_predict(model_predict, multiple: int = 32):
+    """Pad bottom/right to a multiple of 32, predict, crop back: no resampling of the truth."""
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        ph, pw = -h % multiple, -w % multiple
+        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)))
+        return model_predict(padded)[:h, :w]
+
+    return predict
+
+
+def _keras_predictor(args, config: Config):
+    from training.model import build_unet, load_full_model, preprocessing
+
+    path = Path(args.checkpoint)
+    if not path.exists():
+        raise ConfigError(f"{path}: checkpoint not found")
+    if path.name.endswith(".weights.h5") or "weights" in path.name:
+        model = build_unet(config)
+        model.load_weights(str(path))
+    else:
+        model = load_full_model(path)
+    prep = preprocessing(config.model.backbone)
+    binary = config.n_outputs == 1
+
+    def model_predict(image: np.ndarray) -> np.ndarray:
+        out = model.predict(prep(image[None].astype(np.float32)), verbose=0)[0]
+        return (out[..., 0] > 0.5).astype(np.int64) if binary else out.argmax(-1)
+
+    return _pad_predict(model_predict)
+
+
+def _bundle_predictor(args):
+    from app.engines import open_engine
+    from models.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    engine = open_engine(bundle, backend=args.backend)
+    in_h, in_w = engine.input_size
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        if h <= in_h and w <= in_w:  # pad: the truth is scored at its own resolution
+            frame = np.zeros((in_h, in_w, 3), np.uint8)
+            frame[:h, :w] = bgr
+            return engine.infer(frame[None])[0][:h, :w].astype(np.int64)
+        labels = engine.infer(cv2.resize(bgr, (in_w, in_h))[None])[0]
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+
+    return bundle, predict
+
+
+def run_evaluate(args) -> int:
+    bundle = None
+    if args.bundle:
+        bundle, predict = _bundle_predictor(args)
+        config = _config_for_bundle(args, bundle)
+    else:
+        config = _config_for(args)
+        predict = _keras_predictor(args, config)
+    dataset = open_dataset(config.data, args.split)
+    if args.limit:
+        from training.train import Limited
+
+        dataset = Limited(dataset, args.limit)
+    classes = config.output_classes
+    binary = config.n_outputs == 1
+    if binary:
+        classes = ["background", *config.data.classes]
+        dataset = _BinaryTruth(dataset)
+
+    json_path = Path(args.json) if args.json else None
+    grid = Path(args.grid) if args.grid else (
+        json_path.with_name("predictions.png") if json_path else None)
+    palette = None
+    if bundle is not None:
+        palette = np.asarray(bundle.palette, np.uint8)
+    else:
+        from models.palette import palette_for
+
+        palette = palette_for(classes)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 20 == 0:
+            log.info("evaluated %d/%d", done, total)
+
+    scores = evaluate(dataset, predict, classes, grid, palette=palette, progress=progress)
+    print(scores.table())
+    if json_path:
+        write_json(scores, json_path, {"split": args.split, "samples": len(dataset),
+                                       "source": args.bundle or args.checkpoint})
+        log.info("scores written to %s", json_path)
+    if grid:
+        log.info("predictions grid written to %s", grid)
+    return 0
+
+
+def _config_for_bundle(args, bundle) -> Config:
+    if args.config:
+        return _config_for(args)
+    provenance = getattr(bundle, "provenance", {}) or {}
+    dataset = provenance.get("dataset") or "camvid"
+    if not args.data:
+        raise ConfigError("--data: give the data set root to evaluate a bundle on")
+    classes = [c for c in bundle.classes if c != "background"]
+    return Config.model_validate({"data": {"dataset": dataset, "root": str(Path(args.data)),
+                                           "classes": classes},
+                                  "model": {"backbone": provenance.get("backbone",
+                                                                      "mobilenetv2")}})
+
+
+class _BinaryTruth:
+    """One-class data sets: channel 0 is the class, everything else background, void stays -1."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def sample_indices(self, i):
+        return self.dataset.sample_indices(i)
+
+    def encode(self, mask):
+        onehot = self.dataset.encode(mask)
+        void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
+        out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)
+        out[void] = 0
+        return out

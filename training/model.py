@@ -1,0 +1,68 @@
+"""Building the Unet from config, and loading saved models on machines without segmentation_models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.config import Config
+from training.framework import keras, sm, tf
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be built or loaded for a reason the user can fix; one line."""
+
+
+def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] = (None, None, 3)):
+    """`sm.Unet` with the config's backbone, classes, activation, weights and decoder."""
+    settings = config.model
+    try:
+        return sm.Unet(
+            settings.backbone,
+            input_shape=input_shape,
+            classes=config.n_outputs,
+            activation=settings.final_activation(config.n_outputs),
+            encoder_weights=settings.encoder_weights,
+            encoder_freeze=settings.encoder_freeze,
+            decoder_filters=tuple(settings.decoder_filters),
+        )
+    except ValueError as error:
+        if "backbone" in str(error).lower() or "not in" in str(error).lower():
+            names = ", ".join(sm.get_available_backbone_names())
+            raise ModelError(
+                f"model.backbone: unknown backbone {settings.backbone!r}; one of {names}"
+            ) from None
+        raise
+    except Exception as error:  # keras' get_file wraps network failures in plain Exception
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if settings.encoder_weights and ("fetch" in message.lower() or "url" in message.lower()):
+            raise ModelError(
+                f"model.encoder_weights: cannot download the ImageNet weights for "
+                f"{settings.backbone} ({message[:80]}); place the weights file in "
+                f"~/.keras/models/ or set encoder_weights: null to train from scratch"
+            ) from None
+        raise
+
+
+def preprocessing(backbone: str):
+    """The backbone's input normalisation (float32 RGB 0..255 in), as segmentation_models has it."""
+    return sm.get_preprocessing(backbone)
+
+
+def load_full_model(path: str | Path, compile: bool = False):
+    """Load a full saved model without importing segmentation_models' custom objects by hand.
+
+    EfficientNet backbones use `swish` and `FixedDropout`; both are registered here so the file
+    loads on a machine (e.g. a Jetson) where segmentation_models is not installed.
+    """
+    class FixedDropout(keras.layers.Dropout):
+        def _get_noise_shape(self, inputs):
+            if self.noise_shape is None:
+                return self.noise_shape
+            symbolic = tf.shape(inputs)
+            return tuple(symbolic[i] if s is None else s for i, s in enumerate(self.noise_shape))
+
+    custom = {"swish": tf.nn.swish, "FixedDropout": FixedDropout}
+    try:
+        return keras.models.load_model(str(path), custom_objects=custom, compile=compile)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot load model ({str(error).splitlines()[0]})") from None

@@ -1,0 +1,34 @@
+"""Plots of a run: loss and IoU curves from history.csv."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_history(csv_path: Path, png_path: Path) -> None:
+    with Path(csv_path).open() as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return
+    epochs = [int(float(r["epoch"])) for r in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric, title in ((axes[0], "loss", "loss"), (axes[1], "iou_score", "IoU (0.5)")):
+        for prefix, label in (("", "train"), ("val_", "val")):
+            key = prefix + metric
+            if key in rows[0]:
+                axis.plot(epochs, [float(r[key]) for r in rows], label=label)
+        axis.set_title(title)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    tmp = Path(png_path).with_suffix(".tmp.png")
+    figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+    tmp.replace(png_path)

@@ -1,0 +1,257 @@
+"""`python -m training train`: fit a Unet from a config, resumable, with every artefact on disk.
+
+Run folder layout:
+  config.yaml               the resolved config this run used
+  best.weights.h5           weights with the lowest val loss so far
+  checkpoints/epoch_NNN.weights.h5   the last few epochs (weights only)
+  state/                    tf.train.Checkpoint of model + optimizer + epoch, for --resume
+  model.h5                  the full model (no optimizer) at the end or on interruption
+  history.csv, history.png  loss and IoU per epoch
+  tensorboard/              TensorBoard logs
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.augment import eval_transform, train_transform
+from training.config import Config, ConfigError, dump_config
+from training.datasets import open_dataset
+from training.framework import keras, tf
+from training.loader import Loader
+from training.losses import build_loss, build_metrics
+from training.model import build_unet, preprocessing
+from training.plots import plot_history
+
+log = logging.getLogger(__name__)
+KEEP_EPOCH_CHECKPOINTS = 3
+
+
+class Limited:
+    """The first `limit` samples of a data set (for quick runs and tests)."""
+
+    def __init__(self, dataset, limit: int):
+        self.dataset, self.limit = dataset, min(limit, len(dataset))
+
+    def __len__(self) -> int:
+        return self.limit
+
+    def __getattr__(self, name):
+        return getattr(self.dataset, name)
+
+    def sample_indices(self, i: int):
+        return self.dataset.sample_indices(i)
+
+    def encode(self, mask):
+        return self.dataset.encode(mask)
+
+
+def median_frequency_weights(dataset, n_outputs: int) -> list[float]:
+    """SegNet's median-frequency balancing over the training masks (void not counted)."""
+    counts = np.zeros(n_outputs)
+    present = np.zeros(n_outputs)  # pixels of the images in which each class appears
+    for i in range(len(dataset)):
+        _, mask = dataset.sample_indices(i)
+        per_class = dataset.encode(mask).sum(axis=(0, 1))
+        counts += per_class
+        present += (per_class > 0) * per_class.sum()
+    frequency = np.divide(counts, present, out=np.zeros_like(counts), where=present > 0)
+    median = np.median(frequency[frequency > 0])
+    weights = np.divide(median, frequency, out=np.zeros_like(frequency), where=frequency > 0)
+    weights = np.minimum(weights, 10.0)  # a class seen in a handful of pixels must not dominate
+    return [round(float(w), 4) for w in weights]
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """SIGINT/SIGTERM end the epoch after the current batch; a second signal aborts at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("%s: stopping after this batch and saving state (again to abort)",
+                    signal.Signals(signum).name)
+
+    def on_train_begin(self, logs=None):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+class RunState(keras.callbacks.Callback):
+    """Saves model + optimizer + epoch, the epoch checkpoint, history and plots at each epoch end."""
+
+    def __init__(self, out: Path, manager: tf.train.CheckpointManager, epoch_var: tf.Variable,
+                 stopper: StopOnSignal):
+        super().__init__()
+        self.out, self.manager, self.epoch_var, self.stopper = out, manager, epoch_var, stopper
+        self.history_path = out / "history.csv"
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopper.requested:  # a partial epoch: keep its weights, redo it on --resume
+            self.epoch_var.assign(epoch)
+            self.manager.save()
+            return
+        self.epoch_var.assign(epoch + 1)
+        self.manager.save()
+        checkpoints = self.out / "checkpoints"
+        checkpoints.mkdir(exist_ok=True)
+        self.model.save_weights(str(checkpoints / f"epoch_{epoch + 1:03d}.weights.h5"))
+        for old in sorted(checkpoints.glob("epoch_*.weights.h5"))[:-KEEP_EPOCH_CHECKPOINTS]:
+            old.unlink()
+        row = {"epoch": epoch + 1, "lr": _current_lr(self.model)}
+        row.update({k: float(v) for k, v in (logs or {}).items() if k != "lr"})
+        write_history_row(self.history_path, row)
+        plot_history(self.history_path, self.out / "history.png")
+
+
+def _current_lr(model) -> float:
+    lr = model.optimizer.learning_rate
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        lr = lr(model.optimizer.iterations)
+    return float(keras.backend.get_value(lr))
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def write_history_row(path: Path, row: dict) -> None:
+    """Replace or add the row of this epoch; written to a temp file and renamed (crash-safe)."""
+    rows = [r for r in read_history(path) if int(r["epoch"]) != row["epoch"]] + [row]
+    rows.sort(key=lambda r: r["epoch"])
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+class Phases(keras.callbacks.Callback):
+    """Switches the training crop at the epochs the config names (e.g. full size at the end)."""
+
+    def __init__(self, config: Config, loader: Loader):
+        super().__init__()
+        self.config, self.loader = config, loader
+
+    def crop_for(self, epoch: int):
+        crop = self.config.train.augment.crop
+        for phase in sorted(self.config.train.phases, key=lambda p: p.from_epoch):
+            if epoch >= phase.from_epoch:
+                crop = phase.crop
+        return crop
+
+    def on_epoch_begin(self, epoch, logs=None):
+        crop = self.crop_for(epoch)
+        self.loader.set_transform(train_transform(self.config.train.augment, crop))
+        log.info("epoch %d: training crop %s", epoch + 1, "full image" if crop is None else crop)
+
+
+def train(config: Config, out: Path, resume: bool = False, limit: int | None = None) -> int:
+    """Train; returns 0 when all epochs ran, 130 when stopped by a signal (state saved)."""
+    out.mkdir(parents=True, exist_ok=True)
+    state_dir = out / "state"
+    if not resume and tf.train.latest_checkpoint(str(state_dir)):
+        raise ConfigError(f"{out}: a run already exists here; pass --resume or choose --out")
+    if resume:
+        saved = out / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"{out}: nothing to resume (no config.yaml)")
+    dump_config(config, out / "config.yaml")
+
+    keras.utils.set_random_seed(config.train.seed)
+    train_set = open_dataset(config.data, config.data.train_split)
+    val_set = open_dataset(config.data, config.data.val_split)
+    if limit:
+        train_set, val_set = Limited(train_set, limit), Limited(val_set, limit)
+    log.info("data: %d train, %d val samples of %s", len(train_set), len(val_set),
+             config.data.root)
+
+    weights = config.train.class_weights
+    if weights == "auto":
+        weights = median_frequency_weights(train_set, config.n_outputs)
+        log.info("class weights (median frequency): %s", weights)
+    if weights is not None and len(weights) != config.n_outputs:
+        raise ConfigError(f"train.class_weights: {len(weights)} values for "
+                          f"{config.n_outputs} outputs ({', '.join(config.output_classes)})")
+
+    batch = config.train.batch_size
+    prep = preprocessing(config.model.backbone)
+    train_loader = Loader(train_set, batch, train_transform(config.train.augment), prep,
+                          shuffle=True, workers=config.train.workers, cache=config.data.cache,
+                          seed=config.train.seed)
+    val_loader = Loader(val_set, min(batch, len(val_set)), eval_transform(), prep, shuffle=False,
+                        workers=config.train.workers, cache=config.data.cache)
+
+    model = build_unet(config)
+    steps = len(train_loader) * config.train.epochs
+    lr = config.train.learning_rate
+    if config.train.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=steps, alpha=config.train.min_learning_rate / lr)
+    optimizer = keras.optimizers.Adam(learning_rate=lr)
+    model.compile(optimizer=optimizer, loss=build_loss(config.train, weights),
+                  metrics=build_metrics())
+
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(checkpoint, str(state_dir), max_to_keep=2)
+    if resume:
+        if manager.latest_checkpoint is None:
+            raise ConfigError(f"{state_dir}: nothing to resume (no saved state)")
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resumed from %s at epoch %d", manager.latest_checkpoint, int(epoch_var))
+    start = int(epoch_var)
+    if start >= config.train.epochs:
+        log.info("already trained for %d epochs; raise --epochs to continue", start)
+        return 0
+
+    best = keras.callbacks.ModelCheckpoint(str(out / "best.weights.h5"), monitor="val_loss",
+                                           save_best_only=True, save_weights_only=True)
+    past = [r["val_loss"] for r in read_history(out / "history.csv") if "val_loss" in r]
+    if past:
+        best.best = min(past)  # a resumed run keeps the best of the earlier epochs
+    stopper = StopOnSignal()
+    callbacks = [
+        stopper,
+        Phases(config, train_loader),
+        best,
+        RunState(out, manager, epoch_var, stopper),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),
+    ]
+    try:
+        model.fit(train_loader, validation_data=val_loader, epochs=config.train.epochs,
+                  initial_epoch=start, callbacks=callbacks, workers=2, max_queue_size=4,
+                  verbose=1 if sys.stdout.isatty() else 2)
+    finally:
+        model.save(str(out / "model.h5"), include_optimizer=False)
+    if stopper.requested:
+        log.warning("stopped at epoch %d; state saved in %s; continue with --resume",
+                    int(epoch_var) + 1, out)
+        return 130
+    log.info("done: %s", out)
+    return 0
