@@ -1,0 +1,148 @@
+"""The interface every frame source implements, its options and its one error type."""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class SourceError(Exception):
+    """A source failed in a way a user can cause or fix (no camera, missing file, dead stream).
+
+    The message is always one line and starts with the source's (redacted) URI, so the
+    supervisor can log it as is and decide to reconnect.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        # One line whatever GStreamer said, and never a password from an rtsp URI.
+        self.message = redact(" ".join(str(message).split()))
+        super().__init__(f"{source}: {self.message}")
+
+
+@dataclass
+class SourceOptions:
+    """How to open a source. None means "the source's own default"."""
+
+    width: int | None = None  # requested capture size (cameras, test://); files keep theirs
+    height: int | None = None
+    fps: float | None = None  # capture rate; pacing rate for realtime files/images; 0 = unpaced
+    flip: int = 0  # CSI only: nvvidconv flip-method 0..7
+    loop: bool = False  # files and image folders restart at the end instead of ending
+    timeout: float = 5.0  # seconds without a frame before read() raises SourceError
+    latency: int = 200  # rtsp:// jitter buffer, milliseconds
+    codec: str | None = None  # v4l2:// FOURCC hint such as "MJPG" or "YUYV"
+    realtime: bool = False  # pace files/images to their fps instead of as fast as read
+    gst_backend: str = "auto"  # "auto" (OpenCV if built with GStreamer, else PyGObject), "opencv", "gi"
+
+    def __post_init__(self) -> None:
+        for key in ("width", "height"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        if self.fps is not None and self.fps < 0:
+            raise ValueError(f"fps must be >= 0, got {self.fps!r}")
+        if not 0 <= self.flip <= 7:
+            raise ValueError(f"flip must be 0..7 (nvvidconv flip-method), got {self.flip!r}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        if self.latency < 0:
+            raise ValueError(f"latency must be >= 0 ms, got {self.latency!r}")
+        if self.codec is not None and len(self.codec) != 4:
+            raise ValueError(f"codec must be a 4-character FOURCC such as 'MJPG', got {self.codec!r}")
+        if self.gst_backend not in ("auto", "opencv", "gi"):
+            raise ValueError(f"gst_backend must be auto, opencv or gi, got {self.gst_backend!r}")
+
+
+class Source(ABC):
+    """One kind of frame source. Subclasses implement `_read` and `_close`.
+
+    `read()` returns an (H, W, 3) uint8 BGR frame, or None when a finite stream has ended;
+    it raises SourceError when the source fails or no frame comes within `options.timeout`.
+    """
+
+    is_live: bool = False  # cameras and network streams are live; files and folders are not
+
+    def __init__(self, uri: str, name: str | None = None) -> None:
+        self.uri = uri
+        self.name = name or uri  # what logs and errors show (rtsp passwords removed)
+        self._closed = False
+
+    def read(self) -> np.ndarray | None:
+        if self._closed:
+            raise SourceError(self.name, "read() after close()")
+        return self._read()
+
+    def close(self) -> None:
+        """Release everything the source holds. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @abstractmethod
+    def _read(self) -> np.ndarray | None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Pacer:
+    """Sleeps so that successive `wait()` calls are 1/fps apart; fps 0/None means no pacing."""
+
+    def __init__(self, fps: float | None) -> None:
+        self.period = 1.0 / fps if fps else 0.0
+        self._next: float | None = None
+
+    def wait(self) -> None:
+        if not self.period:
+            return
+        now = time.monotonic()
+        if self._next is None:
+            self._next = now
+        delay = self._next - now
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -self.period:
+            self._next = now  # fell behind (slow consumer): do not burst to catch up
+        self._next += self.period
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Coerce what OpenCV hands back (gray, BGRA, 16-bit) into (H, W, 3) uint8 BGR."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    elif image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image)
+
+
+_CREDENTIALS = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
+
+
+def redact(uri: str) -> str:
+    """Hide a password in a URI (rtsp://user:secret@cam -> rtsp://user:***@cam) for logs."""
+    return _CREDENTIALS.sub(r"\1:***@", uri)

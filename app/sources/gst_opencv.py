@@ -1,0 +1,70 @@
+"""Run a GStreamer pipeline through cv2.VideoCapture (OpenCV built with GStreamer, e.g. JetPack).
+
+Not exercised by the tests on a machine whose OpenCV lacks GStreamer (PyPI wheels).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import cv2
+import numpy as np
+
+from app.sources.base import Source, SourceError, SourceOptions, to_bgr
+
+log = logging.getLogger(__name__)
+
+
+class OpenCVGstSource(Source):
+    is_live = True
+
+    def __init__(self, uri: str, pipeline: str, options: SourceOptions, *, name: str | None = None,
+                 may_end: bool = True) -> None:
+        super().__init__(uri, name)
+        self.pipeline_text = pipeline
+        self._may_end = may_end  # False for cameras and rtsp: a failed read is never a clean end
+        self._lock = threading.Lock()  # close() from another thread waits for a read in flight
+        self._frames = 0
+        ms = int(options.timeout * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER, params)
+        if not cap.isOpened():
+            # Older OpenCV builds refuse open parameters their GStreamer backend does not know.
+            cap.release()
+            cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(self.name, self._why_not_opened())
+        self._cap: cv2.VideoCapture | None = cap
+        log.info("opened %s (GStreamer via OpenCV)", self.name)
+
+    def _why_not_opened(self) -> str:
+        from app.sources.gst import element_available, element_names, missing_element_message
+
+        for element in element_names(self.pipeline_text):
+            if element_available(element) is False:
+                return missing_element_message(element)
+        return "OpenCV could not start the GStreamer pipeline (run it with gst-launch-1.0 to see why)"
+
+    def _read(self) -> np.ndarray | None:
+        with self._lock:
+            if self._cap is None:
+                raise SourceError(self.name, "read() after close()")
+            ok, frame = self._cap.read()
+        if ok and frame is not None:
+            self._frames += 1
+            return to_bgr(frame)
+        if self._frames and self._may_end:
+            # OpenCV reports EOS and errors alike; after frames have flowed, call it the end.
+            log.info("%s: stream ended after %d frames", self.name, self._frames)
+            return None
+        if self._frames:
+            raise SourceError(self.name, f"stream stopped after {self._frames} frames")
+        raise SourceError(self.name, "no frame from the GStreamer pipeline (device missing, or it timed out)")
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None

@@ -1,0 +1,53 @@
+"""Real test media for the app tests: a short video file and a folder of PNGs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video written for the tests: frame i is a flat gray of `level(i)` with a moving box."""
+
+    path: Path
+    frames: int = 30
+    width: int = 160
+    height: int = 120
+    fps: float = 30.0
+
+    @staticmethod
+    def level(i: int) -> int:
+        return 20 + i * 7  # distinct, ordered, and far enough apart to survive mp4v
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """30 frames of 160x120 mp4v (OpenCV's FFmpeg writer), about 1 s at 30 fps."""
+    clip = Clip(tmp_path_factory.mktemp("media") / "clip.mp4")
+    writer = cv2.VideoWriter(str(clip.path), cv2.VideoWriter_fourcc(*"mp4v"), clip.fps,
+                             (clip.width, clip.height))
+    assert writer.isOpened(), "OpenCV cannot write mp4v here"
+    for i in range(clip.frames):
+        frame = np.full((clip.height, clip.width, 3), clip.level(i), np.uint8)
+        cv2.rectangle(frame, (4 * i, 40), (4 * i + 20, 60), (255, 255, 255), -1)
+        writer.write(frame)
+    writer.release()
+    return clip
+
+
+@pytest.fixture(scope="session")
+def png_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """frame_000.png .. frame_004.png, 32x24, frame i filled with blue = 10 * (i + 1),
+    plus a notes.txt that a folder source must skip."""
+    folder = tmp_path_factory.mktemp("pngs")
+    for i in range(5):
+        image = np.zeros((24, 32, 3), np.uint8)
+        image[:, :, 0] = 10 * (i + 1)
+        assert cv2.imwrite(str(folder / f"frame_{i:03d}.png"), image)
+    (folder / "notes.txt").write_text("not an image\n")
+    return folder
