@@ -1,0 +1,209 @@
+"""The display sink in a real X server (Xvfb) with a real OpenCV/Qt window.
+
+The window lives in a child process: Qt keeps its X connection for the life of the process and
+may abort it when the server goes away, which must not take pytest down with it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.display import display_available, gui_backend
+from app.render import Renderer
+from models.palette import VOC_CLASSES, voc_palette
+
+REPO = Path(__file__).resolve().parents[2]
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from app.display import Display
+    from app.render import Renderer
+    from models.palette import VOC_CLASSES, voc_palette
+    sys.path.insert(0, {tests!r})
+    from test_display import scene
+
+    image, labels = scene()
+    frame = Renderer(voc_palette(21), VOC_CLASSES, alpha=0.6, hidden=[0], hud=False).annotate(
+        image, labels
+    )
+    display = Display({title!r}, fullscreen={fullscreen!r})
+    shown = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not display.show(frame):
+            print("quit", flush=True)
+            break
+        shown += 1
+        if shown == 5:
+            print("ready", flush=True)
+        time.sleep(0.02)
+    else:
+        print("timeout", flush=True)
+    display.close()
+    """
+)
+
+
+def scene() -> tuple[np.ndarray, np.ndarray]:
+    """Grey frame, a person block and a car block (shared with the child process)."""
+    image = np.full((240, 320, 3), 90, np.uint8)
+    labels = np.zeros((120, 160), np.uint8)  # half size: the renderer scales it up
+    labels[10:70, 10:60] = 15  # person
+    labels[50:110, 90:150] = 7  # car
+    return image, labels
+
+
+def expected_colours() -> dict[str, np.ndarray]:
+    image, labels = scene()
+    out = Renderer(voc_palette(21), VOC_CLASSES, alpha=0.6, hidden=[0], hud=False).annotate(
+        image, labels
+    )
+    return {"person": out[80, 70].astype(int), "car": out[160, 240].astype(int)}
+
+
+def _free_display() -> int:
+    for number in range(90, 200):
+        if not (
+            os.path.exists(f"/tmp/.X11-unix/X{number}") or os.path.exists(f"/tmp/.X{number}-lock")
+        ):
+            return number
+    raise RuntimeError("no free X display number in :90..:199")
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[str]:
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (Debian package xvfb)")
+    number = _free_display()
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    socket = Path(f"/tmp/.X11-unix/X{number}")
+    deadline = time.monotonic() + 10
+    while not socket.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"Xvfb :{number} did not start")
+        time.sleep(0.05)
+    try:
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_window(display: str, title: str, fullscreen: bool = False) -> subprocess.Popen[str]:
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO))
+    code = CHILD.format(tests=str(Path(__file__).parent), title=title, fullscreen=fullscreen)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    line = child.stdout.readline().strip()
+    if line != "ready":
+        child.kill()
+        _, err = child.communicate()
+        pytest.fail(f"window child did not come up: {line!r}\n{err}")
+    time.sleep(0.3)  # a few more frames so the X server has painted the window
+    return child
+
+
+def screenshot(display: str) -> np.ndarray:
+    env = dict(os.environ, DISPLAY=display)
+    if shutil.which("import"):
+        cmd = ["import", "-window", "root", "png:-"]
+        png = subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=20).stdout
+    else:
+        xwd = subprocess.run(
+            ["xwd", "-root", "-silent"], env=env, capture_output=True, check=True, timeout=20
+        ).stdout
+        png = subprocess.run(
+            ["convert", "xwd:-", "png:-"], input=xwd, capture_output=True, check=True, timeout=20
+        ).stdout
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.shape == (768, 1024, 3)
+    return image
+
+
+def send_key(display: str, title: str, key: str) -> None:
+    env = dict(os.environ, DISPLAY=display)
+    # No window manager in Xvfb: give the window the input focus explicitly, then type.
+    subprocess.run(
+        ["xdotool", "search", "--name", title, "windowfocus", "--sync", "key", key],
+        env=env, check=True, timeout=20, capture_output=True,
+    )
+
+
+def pixels_near(image: np.ndarray, colour: np.ndarray, tolerance: int = 3) -> int:
+    return int((np.abs(image.astype(int) - colour).max(axis=2) <= tolerance).sum())
+
+
+def finish(child: subprocess.Popen[str]) -> str:
+    out, err = child.communicate(timeout=20)
+    assert child.returncode == 0, err
+    return out.strip()
+
+
+def test_display_available_follows_environment(monkeypatch):
+    assert gui_backend() != "NONE"  # the venv must carry the GUI build of opencv-python
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert display_available() is False
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert display_available() is True
+
+
+def test_overlay_colours_reach_the_screen(xvfb):
+    child = start_window(xvfb, "segcam-test-colours")
+    try:
+        shot = screenshot(xvfb)
+    finally:
+        child.kill()
+        child.communicate()
+    colours = expected_colours()
+    # The person block is 100x120 px and the car block 120x120 px in the 320x240 frame.
+    assert pixels_near(shot, colours["person"]) >= 0.9 * 100 * 120
+    assert pixels_near(shot, colours["car"]) >= 0.9 * 120 * 120
+    assert pixels_near(shot, np.array([90, 90, 90])) >= 0.5 * 320 * 240 - 100 * 120 - 120 * 120
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_quit_key_makes_show_return_false(xvfb, key):
+    child = start_window(xvfb, f"segcam-test-{key}")
+    try:
+        send_key(xvfb, f"segcam-test-{key}", key)
+        assert finish(child) == "quit"
+    finally:
+        child.kill()
+
+
+def test_fullscreen_fills_the_screen(xvfb):
+    child = start_window(xvfb, "segcam-test-full", fullscreen=True)
+    try:
+        shot = screenshot(xvfb)
+    finally:
+        child.kill()
+        child.communicate()
+    colours = expected_colours()
+    # Scaled from 320x240 to 1024x768 (x3.2): each block covers ~10x more screen pixels.
+    assert pixels_near(shot, colours["person"]) >= 8 * 100 * 120
