@@ -47,7 +47,7 @@ def palette_for(classes: list[str] | tuple[str, ...]) -> np.ndarray:
     if all(name in CAMVID_CLASSES or name == "background" for name in classes) and any(
         name in CAMVID_CLASSES for name in classes
     ):
-        colours = dict(zip(CAMVID_CLASSES, CAMVID_COLORS))
+        colours = dict(zip(CAMVID_CLASSES, CAMVID_COLORS, strict=True))
         colours["background"] = (0, 0, 0)
         return np.array([colours[name] for name in classes], dtype=np.uint8)
     voc = voc_palette(256)

@@ -70,6 +70,10 @@ def _train(args) -> int:
     if args.resume and out is not None and (out / "config.yaml").is_file():
         config_path = out / "config.yaml"  # a resumed run keeps the settings it started with
     config = load_config(config_path, overrides)
+    from training.datasets import open_dataset
+
+    for split in (config.data.train_split, config.data.val_split):
+        open_dataset(config.data, split)  # data mistakes surface before TensorFlow loads
     from training.train import train
 
     return train(config, out or Path("runs") / config.name, resume=args.resume,

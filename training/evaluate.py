@@ -37,7 +37,7 @@ class Scores:
 
     def table(self) -> str:
         lines = [f"{'class':<14}{'IoU':>8}{'acc':>8}{'pixels':>12}"]
-        for name, iou, acc, px in zip(self.classes, self.iou, self.accuracy, self.pixels):
+        for name, iou, acc, px in zip(self.classes, self.iou, self.accuracy, self.pixels, strict=True):
             iou_s = "-" if iou is None else f"{100 * iou:.1f}"
             acc_s = "-" if acc is None else f"{100 * acc:.1f}"
             lines.append(f"{name:<14}{iou_s:>8}{acc_s:>8}{px:>12}")
@@ -65,7 +65,7 @@ def scores_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> Scores:
         miou=float(np.mean(iou[occurs])) if occurs.any() else 0.0,
         global_accuracy=float(tp.sum() / labelled) if labelled else 0.0,
         class_average_accuracy=float(np.mean(accuracy[occurs])) if occurs.any() else 0.0,
-        scored_classes=[c for c, o in zip(classes, occurs) if o],
+        scored_classes=[c for c, o in zip(classes, occurs, strict=True) if o],
     )
 
 

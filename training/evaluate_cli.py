@@ -40,7 +40,8 @@ def _pad_predict(model_predict, multiple: int = 32):
 
 
 def _keras_predictor(args, config: Config):
-    from training.model import build_unet, load_full_model, preprocessing
+    from models.keras_model import load_full_model
+    from training.model import build_unet, preprocessing
 
     path = Path(args.checkpoint)
     if not path.exists():

@@ -1,21 +1,13 @@
-"""The one place that prepares TensorFlow and segmentation_models.
+"""TensorFlow, Keras 2 and segmentation_models, imported after models.tf_env set them up.
 
-segmentation_models 1.0.1 reads SM_FRAMEWORK at import time, and with TensorFlow >= 2.16 it needs
-the legacy Keras 2 (tf-keras), selected by TF_USE_LEGACY_KERAS before TensorFlow's first import.
-Every module that needs TensorFlow, Keras or segmentation_models imports them from here.
+Every training module imports them from here.
 """
 
+# ruff: noqa: I001  (the import order is the point of this module)
 from __future__ import annotations
 
-import os
+from models.tf_env import keras, tf
 
-os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-import segmentation_models as sm  # noqa: E402
+import segmentation_models as sm  # noqa: E402  (must follow models.tf_env)
 
 __all__ = ["keras", "sm", "tf"]

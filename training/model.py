@@ -1,11 +1,9 @@
-"""Building the Unet from config, and loading saved models on machines without segmentation_models."""
+"""Building the Unet from config (full saved models load with models.keras_model)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from training.config import Config
-from training.framework import keras, sm, tf
+from training.framework import sm
 
 
 class ModelError(RuntimeError):
@@ -46,23 +44,3 @@ def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] =
 def preprocessing(backbone: str):
     """The backbone's input normalisation (float32 RGB 0..255 in), as segmentation_models has it."""
     return sm.get_preprocessing(backbone)
-
-
-def load_full_model(path: str | Path, compile: bool = False):
-    """Load a full saved model without importing segmentation_models' custom objects by hand.
-
-    EfficientNet backbones use `swish` and `FixedDropout`; both are registered here so the file
-    loads on a machine (e.g. a Jetson) where segmentation_models is not installed.
-    """
-    class FixedDropout(keras.layers.Dropout):
-        def _get_noise_shape(self, inputs):
-            if self.noise_shape is None:
-                return self.noise_shape
-            symbolic = tf.shape(inputs)
-            return tuple(symbolic[i] if s is None else s for i, s in enumerate(self.noise_shape))
-
-    custom = {"swish": tf.nn.swish, "FixedDropout": FixedDropout}
-    try:
-        return keras.models.load_model(str(path), custom_objects=custom, compile=compile)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: cannot load model ({str(error).splitlines()[0]})") from None

@@ -1,0 +1,137 @@
+"""Training runs on a tiny real data set: artefacts, resume, stop on SIGTERM, evaluation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.training.conftest import tiny_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_training(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def main_in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process: TensorFlow is imported once for the whole module."""
+    from training.__main__ import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def epochs_in(run: Path) -> list[int]:
+    with (run / "history.csv").open() as handle:
+        return [int(float(row["epoch"])) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from tests.training.conftest import write_tiny_camvid
+    from training.__main__ import main
+
+    base = tmp_path_factory.mktemp("train")
+    data = write_tiny_camvid(base / "CamVid")
+    config = tiny_config(data, base / "tiny.yaml", class_weights="auto")
+    run = base / "run"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    return config, run
+
+
+def test_two_epoch_run_writes_every_artefact(trained_run):
+    _, run = trained_run
+    for name in ("best.weights.h5", "model.h5", "config.yaml", "history.csv", "history.png",
+                 "checkpoints/epoch_001.weights.h5", "checkpoints/epoch_002.weights.h5"):
+        assert (run / name).is_file(), name
+    assert any((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert epochs_in(run) == [1, 2]
+
+
+def test_resume_continues_from_the_last_epoch(trained_run, caplog):
+    _, run = trained_run
+    from training.__main__ import main
+
+    with caplog.at_level("INFO"):
+        assert main(["train", "--config", str(run / "config.yaml"), "--out", str(run),
+                     "--resume", "--epochs", "3"]) == 0
+    assert "at epoch 2" in caplog.text
+    assert epochs_in(run) == [1, 2, 3]
+    assert (run / "checkpoints/epoch_003.weights.h5").is_file()
+
+
+def test_existing_run_is_not_overwritten(trained_run, capsys):
+    config, run = trained_run
+    code, _, err = main_in_process(capsys, "train", "--config", str(config), "--out", str(run))
+    assert code == 2
+    assert "a run already exists here; pass --resume" in err
+
+
+def test_sigterm_saves_state_and_resume_works(tmp_path, tiny_camvid):
+    config = tiny_config(tiny_camvid, tmp_path / "tiny.yaml", epochs=50)
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", "--config", str(config), "--out", str(run)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not (run / "history.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert (run / "history.csv").exists(), "no epoch finished"
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-2000:]
+    assert "continue with --resume" in output
+    assert (run / "model.h5").is_file()
+    done = epochs_in(run)[-1]
+    assert done < 50
+    from training.__main__ import main
+
+    assert main(["train", "--config", str(config), "--out", str(run), "--resume",
+                 "--epochs", str(done + 1)]) == 0
+    assert epochs_in(run)[-1] == done + 1
+
+
+def test_evaluate_checkpoint_writes_table_json_and_grid(trained_run, tmp_path, capsys):
+    _, run = trained_run
+    out = tmp_path / "scores.json"
+    code, stdout, _ = main_in_process(capsys, "evaluate", "--checkpoint",
+                                      str(run / "best.weights.h5"), "--split", "val",
+                                      "--json", str(out))
+    assert code == 0
+    assert "mIoU" in stdout
+    scores = json.loads(out.read_text())
+    assert scores["samples"] == 4
+    assert set(scores["scored_classes"]) == {"sky", "building", "road", "car"}
+    assert 0.0 <= scores["miou"] <= 1.0
+    assert (tmp_path / "predictions.png").is_file()
+
+
+def test_full_model_loads_without_segmentation_models(trained_run):
+    _, run = trained_run
+    code = (
+        "import sys; from models.keras_model import load_full_model; "
+        f"m = load_full_model({str(run / 'model.h5')!r}); "
+        "assert 'segmentation_models' not in sys.modules; print(m.output_shape)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "5)" in result.stdout  # 4 classes + background
+
+
+def test_missing_data_is_one_line(tmp_path):
+    config = tiny_config(tmp_path / "nowhere", tmp_path / "c.yaml")
+    result = run_training("train", "--config", str(config), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr  # checked before TF loads
+    assert "CamVid folder not found" in result.stderr
