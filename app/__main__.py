@@ -1,0 +1,131 @@
+"""`python -m app`: segment a camera (or clip) in real time, show and record the overlay."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from app.config import ConfigError, load_app_config
+
+log = logging.getLogger("app")
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "app.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="app YAML (default: %(default)s)")
+    parser.add_argument("--source", help="override source.uri (csi://0, v4l2:///dev/video0, file://..., test://)")
+    parser.add_argument("--bundle", help="override model.bundle")
+    parser.add_argument("--backend", choices=["auto", "litert", "onnx", "keras"], help="override model.backend")
+    parser.add_argument("--record", metavar="DIR", help="record into DIR (enables recording)")
+    parser.add_argument("--no-record", action="store_true", help="do not record")
+    parser.add_argument("--headless", action="store_true", help="no window even if a display exists")
+    parser.add_argument("--max-frames", type=int, help="stop after N captured frames")
+    parser.add_argument("--stats-json", metavar="FILE", help="write the stats here every period")
+    parser.add_argument("--check-config", action="store_true", help="validate config, bundle and source, then exit")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _overrides(args) -> dict:
+    overrides: dict = {}
+    if args.source:
+        overrides["source.uri"] = args.source
+    if args.bundle:
+        overrides["model.bundle"] = str(Path(args.bundle).resolve())
+    if args.backend:
+        overrides["model.backend"] = args.backend
+    if args.record:
+        overrides["record.dir"] = str(Path(args.record).resolve())
+        overrides["record.enabled"] = True
+    if args.no_record:
+        overrides["record.enabled"] = False
+    return overrides
+
+
+def _check_source(uri: str) -> None:
+    """Files, folders and globs must exist; cameras and streams may come later (reconnect)."""
+    from app.sources import SourceError, SourceOptions, open_source
+
+    if uri.startswith(("csi://", "v4l2://", "rtsp://", "rtsps://", "gst://", "test://", "/dev/")):
+        return
+    try:
+        open_source(uri, SourceOptions()).close()
+    except SourceError as error:
+        raise ConfigError(f"source.uri: {error}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_app_config(args.config, _overrides(args))
+        if args.max_frames is not None and args.max_frames <= 0:
+            raise ConfigError("--max-frames: must be a positive number")
+        from app.engines import open_engine
+        from models.bundle import BundleError, load_bundle
+
+        try:
+            bundle = load_bundle(config.model.bundle)
+            _check_source(config.source.uri)
+            if args.check_config:
+                print(f"config OK: {args.config} (bundle {bundle.name}, source {config.source.uri})")
+                return 0
+            engine = open_engine(bundle, backend=config.model.backend,
+                                 threads=config.model.threads, providers=config.model.providers,
+                                 cache_dir=config.model.cache_dir)
+        except BundleError as error:
+            raise ConfigError(f"model.bundle: {error}") from None
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if type(error).__name__ == "EngineError":
+            print(f"error: model.backend: {error}", file=sys.stderr)
+            return 2
+        raise
+    return _run(config, engine, args)
+
+
+def _run(config, engine, args) -> int:
+    from app.notify import ServiceNotifier
+    from app.pipeline import Pipeline, RunOptions
+    from app.telemetry import Telemetry
+
+    notifier = ServiceNotifier.from_env()
+    telemetry = Telemetry(config.telemetry.interval_s) if config.telemetry.enabled else None
+    options = RunOptions(headless=args.headless, max_frames=args.max_frames,
+                         stats_json=Path(args.stats_json) if args.stats_json else None)
+    pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
+
+    def on_signal(signum, _frame) -> None:
+        log.info("%s: finishing queued frames and closing the recording", signal.Signals(signum).name)
+        notifier.stopping()
+        pipeline.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    log.info("engine %s, input %dx%d, %d classes; source %s", engine.name, engine.input_size[1],
+             engine.input_size[0], len(engine.classes), config.source.uri)
+    if telemetry is not None:
+        telemetry.start()
+    try:
+        code = pipeline.run()
+    finally:
+        if telemetry is not None:
+            telemetry.stop()
+        engine.close()
+        notifier.stopping()
+        notifier.close()
+    files = getattr(pipeline, "recorded_files", [])
+    if files:
+        print(f"recorded {len(files)} segment(s) in {config.record.dir}: {files[-1].name} ...")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The app's configuration: YAML (safe_load) validated into typed settings.
+
+An unknown key, a wrong type or a bad value is a ConfigError naming the file and the key;
+the CLI turns it into one line on stderr and exit code 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration mistake; one line naming the file and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSettings(_Section):
+    uri: str = Field("test://", description="csi://0, v4l2:///dev/video0, file://clip.mp4, rtsp://..., gst://..., test://")
+    width: int | None = Field(None, gt=0, description="capture width (cameras, test://)")
+    height: int | None = Field(None, gt=0, description="capture height")
+    fps: float | None = Field(None, ge=0, description="capture rate; pacing for files when realtime")
+    flip: int = Field(0, ge=0, le=7, description="CSI nvvidconv flip-method")
+    loop: bool = Field(False, description="restart files and image folders at the end")
+    realtime: bool = Field(False, description="pace files and folders to their frame rate")
+    timeout_s: float = Field(5.0, gt=0, description="no frame for this long = camera offline")
+    latency_ms: int = Field(200, ge=0, description="rtsp jitter buffer")
+    reconnect_initial_s: float = Field(1.0, gt=0, description="first wait before reopening")
+    reconnect_max_s: float = Field(30.0, gt=0, description="cap of the exponential backoff")
+
+
+class ModelSettings(_Section):
+    bundle: str = Field("models/camvid-unet", description="model bundle folder")
+    backend: Literal["auto", "litert", "onnx", "keras"] = "auto"
+    threads: int | None = Field(None, gt=0, description="CPU threads for LiteRT/ONNX (None: all)")
+    providers: list[str] = Field(["tensorrt", "cuda", "cpu"], description="ONNX Runtime order")
+    cache_dir: str | None = Field(None, description="TensorRT engine cache folder")
+
+
+class PipelineSettings(_Section):
+    output_queue: int = Field(4, ge=1, le=256, description="frames between inference and output")
+    stats_interval_s: float = Field(10.0, gt=0, description="period of the stats log line")
+
+
+class OverlaySettings(_Section):
+    mode: Literal["overlay", "mask", "side-by-side"] = "overlay"
+    alpha: float = Field(0.5, ge=0, le=1)
+    hidden: list[str | int] = Field(["background"], description="classes drawn transparent")
+    legend: bool = True
+    hud: bool = True
+
+
+class DisplaySettings(_Section):
+    enabled: bool | Literal["auto"] = Field("auto", description="auto: a window when a display exists")
+    fullscreen: bool = False
+    title: str = "segcam"
+
+
+class RecordSettings(_Section):
+    enabled: bool = True
+    dir: str = Field("runs/recordings", description="where segments go")
+    segment_seconds: float = Field(60.0, gt=0)
+    max_age_hours: float | None = Field(168.0, gt=0, description="delete older segments")
+    min_free_gb: float = Field(1.0, ge=0, description="delete oldest segments below this")
+    encoder: str = Field("auto", description="auto | x264 | nvv4l2h264")
+    fps: float | None = Field(None, gt=0, description="recorded frame rate (None: source fps)")
+
+
+class TelemetrySettings(_Section):
+    enabled: bool = True
+    interval_s: float = Field(2.0, gt=0)
+
+
+class AppConfig(_Section):
+    source: SourceSettings = SourceSettings()
+    model: ModelSettings = ModelSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    overlay: OverlaySettings = OverlaySettings()
+    display: DisplaySettings = DisplaySettings()
+    record: RecordSettings = RecordSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+
+def load_app_config(path: str | Path | None, overrides: dict | None = None) -> AppConfig:
+    """Read `path` (None: defaults only), apply dotted overrides, validate.
+
+    Relative paths in the file (bundle, record dir, file sources) resolve against the file's folder.
+    """
+    raw: dict = {}
+    name = str(path) if path else "<defaults>"
+    if path is not None:
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        raw = loaded or {}
+        _resolve_paths(raw, path.parent)
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{name}: {key}: {message}") from None
+
+
+def _resolve_paths(raw: dict, base: Path) -> None:
+    def resolve(section: str, key: str) -> None:
+        node = raw.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            value = node[key]
+            if "://" not in value and not Path(value).expanduser().is_absolute():
+                node[key] = str((base / value).resolve())
+
+    resolve("model", "bundle")
+    resolve("model", "cache_dir")
+    resolve("record", "dir")
+    resolve("source", "uri")
