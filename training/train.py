@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,24 @@ def write_history_row(path: Path, row: dict) -> None:
     os.replace(tmp, path)
 
 
+class LogProgress(keras.callbacks.Callback):
+    """When output is not a terminal (a log file), a line every `every` batches with the pace."""
+
+    def __init__(self, every: int = 10):
+        super().__init__()
+        self.every = every
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.started = epoch + 1, time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0:
+            seconds = (time.monotonic() - self.started) / (batch + 1)
+            log.info("epoch %d batch %d/%d: loss %.4f, %.1f s/batch", self.epoch, batch + 1,
+                     self.params.get("steps") or 0, (logs or {}).get("loss", float("nan")),
+                     seconds)
+
+
 class Phases(keras.callbacks.Callback):
     """Switches the training crop at the epochs the config names (e.g. full size at the end)."""
 
@@ -243,6 +262,8 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
         RunState(out, manager, epoch_var, stopper),
         keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),
     ]
+    if not sys.stdout.isatty():
+        callbacks.append(LogProgress())
     try:
         model.fit(train_loader, validation_data=val_loader, epochs=config.train.epochs,
                   initial_epoch=start, callbacks=callbacks, workers=2, max_queue_size=4,
