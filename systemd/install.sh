@@ -287,7 +287,7 @@ make_venv() {
 }
 
 install_config() {
-  local shipped="$SOURCE/configs/app.yaml" dest="$ETC/app.yaml"
+  local shipped="$SOURCE/configs/service.yaml" dest="$ETC/app.yaml"
   if [ ! -f "$shipped" ]; then
     note "warning: $shipped is missing: $dest not installed (the service will not start)"
     return 0
@@ -505,8 +505,8 @@ do_uninstall() {
     "$OPT/requirements-jetson.txt"
   if [ -d "$OPT" ] && [ -z "$(ls -A "$OPT")" ]; then run rmdir "$OPT"; fi
   # The config: removed only while it is the shipped one; an edited one is the user's work.
-  if [ -f "$ETC/app.yaml" ] && [ -f "$SOURCE/configs/app.yaml" ] \
-    && cmp -s "$SOURCE/configs/app.yaml" "$ETC/app.yaml" && [ "$PURGE" -eq 0 ]; then
+  if [ -f "$ETC/app.yaml" ] && [ -f "$SOURCE/configs/service.yaml" ] \
+    && cmp -s "$SOURCE/configs/service.yaml" "$ETC/app.yaml" && [ "$PURGE" -eq 0 ]; then
     remove "$ETC/app.yaml"
   fi
   remove "$ETC/app.yaml.dist"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from training.config import Config
-from training.framework import sm
+from training.framework import keras, sm
 
 
 class ModelError(RuntimeError):
@@ -14,7 +14,7 @@ def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] =
     """`sm.Unet` with the config's backbone, classes, activation, weights and decoder."""
     settings = config.model
     try:
-        return sm.Unet(
+        model = sm.Unet(
             settings.backbone,
             input_shape=input_shape,
             classes=config.n_outputs,
@@ -39,6 +39,11 @@ def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] =
                 f"~/.keras/models/ or set encoder_weights: null to train from scratch"
             ) from None
         raise
+    if settings.bn_momentum is not None:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = settings.bn_momentum
+    return model
 
 
 def preprocessing(backbone: str):

@@ -22,7 +22,7 @@ SHIPPED_CONFIG = "# segcam test config\nsource: test://\n"
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    """A copy of the project to install, with a known configs/app.yaml."""
+    """A copy of the project to install, with a known configs/service.yaml."""
     src = tmp_path / "src"
     src.mkdir()
     for item in ("app", "models", "systemd", "requirements.txt", "pyproject.toml"):
@@ -32,7 +32,7 @@ def source(tmp_path: Path) -> Path:
         elif path.exists():
             shutil.copy2(path, src / item)
     (src / "configs").mkdir()
-    (src / "configs" / "app.yaml").write_text(SHIPPED_CONFIG)
+    (src / "configs" / "service.yaml").write_text(SHIPPED_CONFIG)
     return src
 
 
@@ -75,7 +75,7 @@ def test_dry_run_prints_the_steps_and_creates_nothing(source: Path, root: Path) 
     assert f"would run: mkdir -p {root}/opt/segcam" in out
     assert f"would run: cp -a -- {source}/app {root}/opt/segcam/app.new/" in out
     assert "would run: python3 -m venv" in out and "-m pip install" in out
-    assert f"would run: install -m 0644 {source}/configs/app.yaml {root}/etc/segcam/app.yaml" in out
+    assert f"would run: install -m 0644 {source}/configs/service.yaml {root}/etc/segcam/app.yaml" in out
     assert f"would write: {root}/etc/systemd/system/segcam.service.d/50-display.conf" in out
     assert "User=nobody" in out
     assert "nothing was changed" in out
