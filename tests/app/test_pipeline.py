@@ -54,14 +54,14 @@ def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, c
     config = write_config(tmp_path / "app.yaml", overlay={"mode": "mask", "hidden": [],
                                                            "legend": False, "hud": False},
                           record={"segment_seconds": 1.0})
-    result = run_app("--config", str(config), "--bundle", str(tiny_bundle), "--source", str(clip),
+    result = run_app("--config", str(config), "--bundle", str(tiny_bundle), "--source", str(clip.path),
                      "--record", str(record), "--headless", "--stats-json", str(stats))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     segments = sorted(record.glob("*.mkv"))
     assert segments, result.stdout[-2000:]
     frames = [f for s in segments for f in decode(s)]
     report = json.loads(stats.read_text())
-    assert report["frames"]["output"] == 30 == len(frames)  # the clip has 30 frames
+    assert report["frames"]["output"] == clip.frames == len(frames)
     assert report["drops"] == {"capture": 0, "inference": 0, "record": 0}
 
     # the recorded pixels carry the palette colour of the label the model gave there
@@ -73,7 +73,7 @@ def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, c
     engine = open_engine(bundle, backend="litert")
     segmenter = Segmenter(engine)
     palette_bgr = np.asarray(bundle.palette, np.int16)[:, ::-1]
-    source = decode(clip)
+    source = decode(clip.path)
     agree = []
     for original, recorded in zip(source[::7], frames[::7], strict=True):
         labels = segmenter.segment(original)

@@ -1,0 +1,93 @@
+"""LiteRT (ai-edge-litert) running the fp16 .tflite on the CPU through XNNPACK."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from app.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.bundle import Bundle, BundleError
+
+log = logging.getLogger(__name__)
+
+
+class LiteRTEngine(Engine):
+    backend = "litert"
+
+    def __init__(self, bundle: Bundle, threads: int | None = None) -> None:
+        super().__init__(bundle)
+        path = model_path(bundle, "tflite", self.backend)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise EngineError(
+                "litert backend: ai-edge-litert is not installed (pip install ai-edge-litert)"
+            ) from None
+        self.threads = threads or _cores()
+        data = path.read_bytes()
+        check_class_count(bundle, graph_channels(data), path.name)
+        try:  # the default op resolver applies XNNPACK to every op it supports
+            self._interpreter = Interpreter(model_content=data, num_threads=self.threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise BundleError(f"{path}: LiteRT cannot load it ({error})") from None
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        batch, height, width = (int(d) for d in self._input["shape"][:3])
+        if self._input["dtype"] != np.uint8 or (height, width) != bundle.input_size:
+            raise BundleError(
+                f"{bundle.manifest_path}: says {bundle.input.height}x{bundle.input.width} uint8 "
+                f"but {path.name} takes {height}x{width} {np.dtype(self._input['dtype']).name}"
+            )
+        self._batch = batch
+        log.info("litert: %s, %d thread(s), XNNPACK", path.name, self.threads)
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        if frames.shape[1:3] != tuple(self._input["shape"][1:3]):  # dynamic_size bundles only
+            self._resize(frames.shape[1], frames.shape[2])
+        return loop_batch(self._run_one, frames)
+
+    def _run_one(self, frame: np.ndarray) -> np.ndarray:
+        self._interpreter.set_tensor(self._input["index"], frame)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output["index"])
+
+    def _resize(self, height: int, width: int) -> None:
+        self._interpreter.resize_tensor_input(self._input["index"], [1, height, width, 3])
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+
+    def close(self) -> None:
+        self._interpreter = None  # type: ignore[assignment]
+
+
+def graph_channels(model: bytes) -> int | None:
+    """Channels the graph computes before its argmax/threshold, read from the flatbuffer."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(model, 0)
+    graph = root.Subgraphs(0)
+    codes = [
+        max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
+        for i in range(root.OperatorCodesLength())
+    ]
+    output_shape = graph.Tensors(graph.Outputs(0)).ShapeAsNumpy()
+    if len(output_shape) == 4:  # probabilities
+        return int(output_shape[-1])
+    decisive = (schema.BuiltinOperator.ARG_MAX, schema.BuiltinOperator.GREATER)
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        if codes[op.OpcodeIndex()] in decisive:
+            shape = graph.Tensors(op.Inputs(0)).ShapeAsNumpy()
+            return int(shape[-1]) if len(shape) == 4 else None
+    return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,135 @@
+"""ONNX Runtime running the fp16 .onnx: TensorRT or CUDA on a Jetson, the CPU as a last resort."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.bundle import Bundle, BundleError
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+DEFAULT_PROVIDERS = ("tensorrt", "cuda", "cpu")
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def default_cache_dir() -> Path:
+    """TensorRT engines take minutes to build on a Jetson; keep them across restarts."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "segcam" / "tensorrt"
+
+
+def available_providers() -> list[str]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return []
+    return list(onnxruntime.get_available_providers())
+
+
+def choose_providers(names: list[str] | tuple[str, ...] | None,
+                     available: list[str]) -> list[str]:
+    """Short names (tensorrt, cuda, cpu) in order of preference -> the available ORT providers."""
+    chosen = []
+    for short in names or DEFAULT_PROVIDERS:
+        full = PROVIDERS.get(short.lower())
+        if full is None:
+            raise EngineError(f"onnx backend: unknown provider {short!r} (known: tensorrt, cuda, cpu)")
+        if full in available:
+            chosen.append(full)
+        else:
+            log.info("onnx: %s is not available here, skipped", full)
+    if not chosen:
+        raise EngineError(
+            f"onnx backend: none of the providers {list(names or DEFAULT_PROVIDERS)} is available "
+            f"(this onnxruntime has {', '.join(available) or 'none'})"
+        )
+    return chosen
+
+
+def provider_options(chosen: list[str], cache_dir: str | Path | None) -> list[dict[str, Any]]:
+    """Per-provider options: TensorRT builds fp16 engines and caches them on disk."""
+    options: list[dict[str, Any]] = [{} for _ in chosen]
+    if "TensorrtExecutionProvider" in chosen:
+        cache = Path(cache_dir) if cache_dir else default_cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        options[chosen.index("TensorrtExecutionProvider")] = {
+            "trt_fp16_enable": True,
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache),
+        }
+    return options
+
+
+class OnnxEngine(Engine):
+    backend = "onnx"
+
+    def __init__(self, bundle: Bundle, providers: list[str] | None = None,
+                 threads: int | None = None, cache_dir: str | Path | None = None) -> None:
+        super().__init__(bundle)
+        path = model_path(bundle, "onnx", self.backend)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EngineError(
+                "onnx backend: onnxruntime is not installed (pip install onnxruntime, or "
+                "onnxruntime-gpu / the Jetson wheel for GPUs)"
+            ) from None
+        chosen = choose_providers(providers, ort.get_available_providers())
+        options = provider_options(chosen, cache_dir)
+        settings = ort.SessionOptions()
+        settings.log_severity_level = 3  # errors only; warnings go through our log lines
+        if threads:
+            settings.intra_op_num_threads = threads
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=settings, providers=chosen, provider_options=options
+            )
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types
+            message = " ".join(str(error).split())[:200]
+            raise BundleError(f"{path}: onnxruntime cannot load it ({message})") from None
+        self.provider = self._session.get_providers()[0]
+        self._check_graph(path)
+        log.info("onnx: %s on %s", path.name, self.provider)
+
+    def _check_graph(self, path: Path) -> None:
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        self._input_name = inputs[0].name
+        shape = inputs[0].shape
+        fixed = [d if isinstance(d, int) else None for d in shape]
+        if inputs[0].type != "tensor(uint8)" or (
+            fixed[1:3] != [None, None] and tuple(fixed[1:3]) != self.bundle.input_size
+        ):
+            raise BundleError(
+                f"{self.bundle.manifest_path}: says {self.bundle.input.height}x"
+                f"{self.bundle.input.width} uint8 but {path.name} takes {shape} {inputs[0].type}"
+            )
+        self._batch = fixed[0]
+        out_shape = outputs[0].shape
+        if len(out_shape) == 4 and isinstance(out_shape[-1], int):
+            channels: int | None = out_shape[-1]
+        else:  # labels: the converter records the channels before the argmax
+            meta = self._session.get_modelmeta().custom_metadata_map
+            channels = int(meta["num_classes"]) if "num_classes" in meta else None
+        check_class_count(self.bundle, channels, path.name)
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        if self._batch is None:  # a graph with a free batch axis takes them all at once
+            return self._run_one(frames)
+        return loop_batch(self._run_one, frames)
+
+    def _run_one(self, frames: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input_name: frames})[0]
+
+    def close(self) -> None:
+        self._session = None  # type: ignore[assignment]

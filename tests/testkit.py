@@ -1,0 +1,32 @@
+"""Names shared by the tests and their fixtures (a module, so tests can import it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ["sky", "road", "car"]  # + background: 4 output channels
+DECODER = (16, 8, 8, 8, 8)
+ASKED_SIZE = "60x64"  # rounded up to 64x64 by the converter
+
+
+@dataclass(frozen=True)
+class Converted:
+    weights: Path
+    config: Path
+    bundle: Path
+    stdout: str
+    stderr: str
+    returncode: int
+    samples: Path
+
+
+def run_models(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m models ...` from the project root, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "models", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
