@@ -160,7 +160,7 @@ def test_source_that_never_comes_back_keeps_retrying_and_stops_on_sigterm(tmp_pa
 def test_memory_stays_flat_while_inference_is_slower_than_capture(tmp_path, tiny_bundle):
     """20,000 frames from an unpaced synthetic source; RSS growth under 20 MB."""
     stats = tmp_path / "stats.json"
-    config = write_config(tmp_path / "app.yaml",
+    config = write_config(tmp_path / "app.yaml", pipeline={"stats_interval_s": 0.1},
                           source={"fps": 0, "width": 320, "height": 240},
                           record={"enabled": False}, overlay={"legend": False})
     process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
@@ -177,7 +177,7 @@ def test_memory_stays_flat_while_inference_is_slower_than_capture(tmp_path, tiny
         if stats.exists():
             report = json.loads(stats.read_text())
             samples.append((report["frames"]["captured"], rss_kb))
-        time.sleep(0.5)
+        time.sleep(0.05)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-3000:]
     report = json.loads(stats.read_text())
