@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -58,6 +59,28 @@ def _check_source(uri: str) -> None:
         raise ConfigError(f"source.uri: {error}") from None
 
 
+def _check_stats_json(path: Path) -> None:
+    """The stats file is written every period: a path that cannot be written fails now."""
+    if path.is_dir():
+        raise ConfigError(f"--stats-json: {path} is a directory")
+    probe = path.with_name(path.name + ".tmp")  # the same temporary name report() uses
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"--stats-json: cannot write {path} ({error.strerror or error})") from None
+
+
+def _warn_unknown_hidden(config, bundle) -> None:
+    classes = bundle.classes
+    unknown = [h for h in config.overlay.hidden
+               if (h not in classes if isinstance(h, str) else h >= len(classes))]
+    if unknown:
+        # A warning, not exit 2: the shipped configs hide "background", which CamVid lacks.
+        log.warning("overlay.hidden: %s not among the classes of %s (%s); ignored",
+                    ", ".join(map(repr, unknown)), bundle.name, ", ".join(bundle.classes))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stdout,
@@ -66,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         config = load_app_config(args.config, _overrides(args))
         if args.max_frames is not None and args.max_frames <= 0:
             raise ConfigError("--max-frames: must be a positive number")
-        from app.engines import open_engine
+        if args.stats_json:
+            _check_stats_json(Path(args.stats_json))
+        from app.engines import EngineError, open_engine
         from models.bundle import BundleError, load_bundle
 
         try:
             bundle = load_bundle(config.model.bundle)
             _check_source(config.source.uri)
+            _warn_unknown_hidden(config, bundle)
             if args.check_config:
                 print(f"config OK: {args.config} (bundle {bundle.name}, source {config.source.uri})")
                 return 0
@@ -80,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                                  cache_dir=config.model.cache_dir)
         except BundleError as error:
             raise ConfigError(f"model.bundle: {error}") from None
+        except EngineError as error:
+            raise ConfigError(f"model.backend: {error}") from None
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:
-        if type(error).__name__ == "EngineError":
-            print(f"error: model.backend: {error}", file=sys.stderr)
-            return 2
-        raise
+    except KeyboardInterrupt:  # Ctrl-C while the engine loads: nothing to drain yet
+        print("interrupted", file=sys.stderr)
+        return 130
     return _run(config, engine, args)
 
 
@@ -103,7 +129,15 @@ def _run(config, engine, args) -> int:
     pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
 
     def on_signal(signum, _frame) -> None:
-        log.info("%s: finishing queued frames and closing the recording", signal.Signals(signum).name)
+        # Only flags are set here (no locks): the handler runs between two bytecodes of
+        # whatever the main thread was doing.
+        name = signal.Signals(signum).name
+        if pipeline.stopping:
+            log.warning("%s again: stopping now without draining (the segment is still closed)",
+                        name)
+            pipeline.stop_now()
+            return
+        log.info("%s: finishing queued frames and closing the recording", name)
         notifier.stopping()
         pipeline.stop()
 
@@ -118,14 +152,23 @@ def _run(config, engine, args) -> int:
     finally:
         if telemetry is not None:
             telemetry.stop()
-        engine.close()
+        if pipeline.threads_stopped:  # never free the runtime under a thread still inside it
+            engine.close()
         notifier.stopping()
         notifier.close()
-    files = getattr(pipeline, "recorded_files", [])
+    files = pipeline.recorded_files
     if files:
         print(f"recorded {len(files)} segment(s) in {config.record.dir}: {files[-1].name} ...")
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Leave without the interpreter's shutdown: native threads that outlive it (Qt's X11
+    # reader, GStreamer's) may log through PyGObject's GLib log handler while it finalizes,
+    # which aborts the process (seen: an offline rtsp camera + a window, then q). Everything
+    # of ours is closed by now; only our own buffered output is left to flush.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class ConfigError(ValueError):
@@ -51,9 +51,19 @@ class PipelineSettings(_Section):
 class OverlaySettings(_Section):
     mode: Literal["overlay", "mask", "side-by-side"] = "overlay"
     alpha: float = Field(0.5, ge=0, le=1)
-    hidden: list[str | int] = Field(["background"], description="classes drawn transparent")
+    hidden: list[str | int] = Field(["background"],
+                                    description="classes drawn transparent (names or ids 0..255)")
     legend: bool = True
     hud: bool = True
+
+    @field_validator("hidden")
+    @classmethod
+    def _ids_in_range(cls, hidden: list[str | int]) -> list[str | int]:
+        # Names are checked against the bundle at start-up (app/__main__.py); ids here.
+        for item in hidden:
+            if isinstance(item, int) and not 0 <= item <= 255:
+                raise ValueError(f"class id {item} is outside 0..255")
+        return hidden
 
 
 class DisplaySettings(_Section):
@@ -68,7 +78,9 @@ class RecordSettings(_Section):
     segment_seconds: float = Field(60.0, gt=0)
     max_age_hours: float | None = Field(168.0, gt=0, description="delete older segments")
     min_free_gb: float = Field(1.0, ge=0, description="delete oldest segments below this")
-    encoder: str = Field("auto", description="auto | x264 | nvv4l2h264")
+    # Checked here, not when the first frame reaches the recorder (app/recording/encoders.py).
+    encoder: Literal["auto", "x264", "x264enc", "nvv4l2h264", "nvv4l2h264enc", "openh264",
+                     "openh264enc"] = Field("auto", description="auto | x264 | nvv4l2h264 | openh264")
     fps: float | None = Field(None, gt=0, description="recorded frame rate (None: source fps)")
 
 
@@ -106,13 +118,16 @@ def load_app_config(path: str | Path | None, overrides: dict | None = None) -> A
             raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
-        raw = loaded or {}
+        # A section with every key commented out (`source:`) is empty, not an error.
+        raw = {key: {} if value is None else value for key, value in (loaded or {}).items()}
         _resolve_paths(raw, path.parent)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")
         for key in parents:
             node = node.setdefault(key, {})
+            if not isinstance(node, dict):  # e.g. `source: test://` in the file and --source
+                raise ConfigError(f"{name}: {key}: expected a mapping of settings")
         node[leaf] = value
     try:
         return AppConfig.model_validate(raw)

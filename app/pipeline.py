@@ -5,6 +5,10 @@ capture --LatestSlot--> inference --DropOldestQueue--> output (render, display, 
 Live sources (cameras, streams) drop frames rather than queue them: the newest frame wins and
 every drop is counted. Finite sources (files, image folders) are not live; for them the hand-offs
 wait instead, so every frame of a clip is segmented and recorded.
+
+Stopping: `stop()` (a signal, the window closed) stops capture and lets what is queued finish
+within DRAIN_S; then, or on `stop_now()` or a thread's failure, `halt` makes every loop leave.
+The output thread always closes the window and the recording on its way out.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from app.config import AppConfig
 from app.frame import Frame
 from app.queues import DropOldestQueue, LatestSlot
+from app.render import Renderer, draw_hud
 from app.segmenter import Segmenter
 from app.sources import SourceError, SourceOptions, open_source
 from app.stats import Stats
@@ -29,6 +34,13 @@ from app.stats import Stats
 log = logging.getLogger(__name__)
 POLL_S = 0.1  # how often idle threads look at the stop flags (also their heartbeat period)
 DRAIN_S = 2.0  # on SIGINT/SIGTERM, what is already queued may finish within this time
+# After a halt, the output thread may take this long to close the window and the segment, then
+# the other threads get JOIN_S. DRAIN_S + CLOSE_S + JOIN_S stays under the unit's
+# TimeoutStopSec=10, so systemd never has to SIGKILL a recording half-closed.
+CLOSE_S = 5.0
+JOIN_S = 1.0
+HUD_PERIOD_S = 0.5  # the HUD's numbers refresh twice a second: readable, and cheap per frame
+OFFLINE_SIZE = (480, 640)  # (h, w) of the "camera offline" picture before any frame came
 
 
 @dataclass
@@ -36,6 +48,18 @@ class RunOptions:
     headless: bool = False
     max_frames: int | None = None
     stats_json: Path | None = None
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write `data` to `path` through a temporary file: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def known_hidden(hidden: list[str | int], classes: tuple[str, ...] | list[str]) -> list[str | int]:
+    """The `overlay.hidden` entries this bundle has (a name it lacks hides nothing)."""
+    return [h for h in hidden if not isinstance(h, str) or h in classes]
 
 
 class Pipeline:
@@ -47,6 +71,11 @@ class Pipeline:
         self.notifier = notifier
         self.telemetry = telemetry
         self.segmenter = Segmenter(engine)
+        overlay = config.overlay
+        # Built here, in the caller's thread, so a bad overlay setting fails before any thread.
+        self.renderer = Renderer(engine.palette, engine.classes, alpha=overlay.alpha,
+                                 hidden=known_hidden(overlay.hidden, engine.classes),
+                                 mode=overlay.mode, legend=overlay.legend, hud=overlay.hud)
         self.stats = Stats()
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.queue: DropOldestQueue[Frame] = DropOldestQueue(config.pipeline.output_queue)
@@ -58,10 +87,24 @@ class Pipeline:
         self.heartbeats = {"capture": time.monotonic(), "inference": time.monotonic(),
                            "output": time.monotonic()}
         self.live = True
+        self.source_fps: float | None = None
+        self.offline = False  # the source failed or ended and has not delivered a frame since
         self.recorder = None
-        self.error: BaseException | None = None
+        self.recorded_files: list[Path] = []
+        self.error: BaseException | None = None  # a bug in a thread: logged with its traceback
+        self.failure: str | None = None  # a user-caused end (unreadable clip): one line, exit 1
         self.quit_by_user = False
+        self.threads_stopped = True  # False when a thread outlived the join (see run())
+        self._drain_deadline: float | None = None
+        self._record_stopped = False  # a recorder failed: no new one for the rest of the run
         self._recorder_drops = 0
+        self._record_lock = threading.Lock()  # recorder swap vs drops() from other threads
+        self._stats_json_failing = False
+        self._hud = ""
+        self._hud_next = 0.0
+        self._hud_offline = False
+        self._hud_since = self.stats.started
+        self._hud_total = 0
 
     # -- supervisor side -------------------------------------------------------------------
 
@@ -79,42 +122,69 @@ class Pipeline:
             self.notifier.start_watchdog(self.last_progress, self.halt)
         for thread in threads:
             thread.start()
-        interval = self.config.pipeline.stats_interval_s
-        next_report = time.monotonic() + interval
-        while not self.output_done.wait(min(POLL_S * 5, max(0.0, next_report - time.monotonic()))):
-            if time.monotonic() >= next_report:
-                self.report()
-                next_report += interval
-            if self.stop_capture.is_set() and self._drain_deadline is not None \
-                    and time.monotonic() > self._drain_deadline:
-                log.warning("queued frames did not finish within %.0f s; stopping now", DRAIN_S)
-                self.halt.set()
-        self.halt.set()
-        for thread in threads:
-            thread.join(timeout=5)
-            if thread.is_alive():
-                log.error("%s thread did not stop", thread.name)
+        try:
+            self._supervise()
+        finally:
+            self.halt.set()  # also when the supervisor itself fails: no thread is left running
+            deadline = time.monotonic() + JOIN_S
+            for thread in threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    self.threads_stopped = False
+                    log.error("%s thread did not stop", thread.name)
         final = self.report()
         log.info("processed %d frames (%.1f FPS average)", final["frames"]["output"],
                  final["frames"]["output"] / max(final["uptime_s"], 1e-9))
-        return 1 if self.error is not None else 0
+        return 1 if self.error is not None or self.failure is not None else 0
 
-    _drain_deadline: float | None = None
+    def _supervise(self) -> None:
+        """Report stats every interval until the output thread is done; enforce the deadlines."""
+        interval = self.config.pipeline.stats_interval_s
+        next_report = time.monotonic() + interval
+        halted_at: float | None = None
+        while not self.output_done.wait(min(POLL_S, max(0.0, next_report - time.monotonic()))):
+            now = time.monotonic()
+            if now >= next_report:
+                self.report()
+                next_report += interval
+                if next_report <= now:  # the machine stalled: skip the missed reports
+                    next_report = now + interval
+            deadline = self._drain_deadline
+            if deadline is not None and now > deadline and not self.halt.is_set():
+                log.warning("queued frames did not finish within %.0f s; stopping now", DRAIN_S)
+                self.halt.set()
+            if self.halt.is_set():
+                halted_at = now if halted_at is None else halted_at
+                if now - halted_at > CLOSE_S:
+                    log.error("output thread still busy %.0f s after the stop; leaving without it",
+                              CLOSE_S)
+                    return
 
     def stop(self) -> None:
-        """Graceful stop (signals): stop capturing, let queued frames finish within DRAIN_S."""
+        """Graceful stop (signals, window closed): stop capturing, let queued frames finish
+        within DRAIN_S. Idempotent; safe in a signal handler (no locks)."""
         if not self.stop_capture.is_set():
-            self._drain_deadline = time.monotonic() + DRAIN_S
+            self._drain_deadline = time.monotonic() + DRAIN_S  # before the flag the loop reads
             self.stop_capture.set()
+
+    def stop_now(self) -> None:
+        """Hard stop (a second signal): skip the drain; the segment is still closed."""
+        self.stop_capture.set()
+        self.halt.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_capture.is_set() or self.halt.is_set()
 
     def last_progress(self) -> float:
         """The oldest thread heartbeat: a thread stuck in a call stops advancing it."""
         return min(self.heartbeats.values())
 
     def drops(self) -> dict[str, int]:
-        recorder = self.recorder
-        return {"capture": self.slot.dropped, "inference": self.queue.dropped,
-                "record": self._recorder_drops + (recorder.dropped if recorder else 0)}
+        with self._record_lock:
+            recorder = self.recorder
+            record = self._recorder_drops + (recorder.dropped if recorder else 0)
+        return {"capture": self.slot.dropped, "inference": self.queue.dropped, "record": record}
 
     def report(self) -> dict:
         snapshot = self.stats.snapshot(self.drops())
@@ -131,9 +201,16 @@ class Pipeline:
             self.notifier.status(f"{snapshot['output_fps']:.1f} FPS, camera {snapshot['camera']}")
         if self.options.stats_json:
             path = Path(self.options.stats_json)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(snapshot, indent=2))
-            os.replace(tmp, path)
+            try:
+                write_json_atomic(path, snapshot)
+            except OSError as error:
+                # The CLI checked the path at start; a disk that fills later must not stop the app.
+                if not self._stats_json_failing:
+                    log.error("--stats-json: cannot write %s (%s); will keep trying", path,
+                              error.strerror or error)
+                self._stats_json_failing = True
+            else:
+                self._stats_json_failing = False
         return snapshot
 
     def _guard(self, loop, done: threading.Event) -> None:
@@ -154,6 +231,9 @@ class Pipeline:
         return SourceOptions(width=s.width, height=s.height, fps=s.fps, flip=s.flip, loop=s.loop,
                              timeout=s.timeout_s, latency=s.latency_ms, realtime=s.realtime)
 
+    def _capturing(self) -> bool:
+        return not self.stop_capture.is_set() and not self.halt.is_set()
+
     def _wait(self, seconds: float) -> bool:
         """Sleep in heartbeat-sized steps; True when the app is stopping."""
         end = time.monotonic() + seconds
@@ -161,42 +241,40 @@ class Pipeline:
             self.heartbeats["capture"] = time.monotonic()
             if self.stop_capture.wait(min(POLL_S, max(0.0, end - time.monotonic()))):
                 return True
-        return self.stop_capture.is_set()
+            if self.halt.is_set():
+                return True
+        return not self._capturing()
 
     def _capture_loop(self) -> None:
         settings = self.config.source
         backoff = settings.reconnect_initial_s
         index = 0
-        failed_before = False
-        while not self.stop_capture.is_set() and not self.halt.is_set():
+        while self._capturing():
             self.heartbeats["capture"] = time.monotonic()
             try:
                 source = open_source(settings.uri, self._source_options())
             except SourceError as error:
-                self.stats.camera_online = False
+                self.offline = True
                 log.warning("camera offline: %s; retrying in %.0f s", error, backoff)
-                failed_before = True
                 if self._wait(backoff):
                     break
                 backoff = min(backoff * 2, settings.reconnect_max_s)
                 continue
-            if failed_before:
-                self.stats.reconnects += 1
-                log.info("source reopened: %s (reconnect %d)", source.name, self.stats.reconnects)
             self.live = source.is_live
             self.source_fps = getattr(source, "fps", None)
-            self.stats.camera_online = True
             ended = False
             try:
-                while not self.stop_capture.is_set() and not self.halt.is_set():
+                while self._capturing():
                     self.heartbeats["capture"] = time.monotonic()
                     image = source.read()
                     if image is None:
                         ended = True
                         break
+                    if not self.stats.camera_online:
+                        self._came_online(source.name)
+                        backoff = settings.reconnect_initial_s  # frames flow again
                     frame = Frame(image=image, index=index, captured_at=time.monotonic())
                     index += 1
-                    backoff = settings.reconnect_initial_s  # frames flow again
                     if self.live:
                         self.slot.put(frame)
                     else:
@@ -206,6 +284,12 @@ class Pipeline:
                         log.info("reached --max-frames %d", index)
                         return
             except SourceError as error:
+                if not source.is_live:
+                    # A clip or image that cannot be read is the user's to fix, not a camera
+                    # to wait for: reopening would replay it from the start, forever.
+                    self.failure = str(error)
+                    log.error("%s", error)
+                    return
                 log.warning("camera offline: %s; reopening in %.0f s", error, backoff)
             finally:
                 source.close()
@@ -213,20 +297,37 @@ class Pipeline:
             if ended and not source.is_live:
                 log.info("end of %s", source.name)
                 return
-            failed_before = True  # a live stream that ended or failed: reopen it
+            if ended:
+                log.warning("camera offline: %s stopped delivering; reopening in %.0f s",
+                            source.name, backoff)
+            self.offline = True  # a live stream that ended or failed: reopen it
             if self._wait(backoff):
                 break
             backoff = min(backoff * 2, settings.reconnect_max_s)
 
-    def _put_waiting(self, target, frame: Frame, stage: str) -> None:
-        """Finite sources: wait for room instead of dropping (every frame gets processed)."""
+    def _came_online(self, name: str) -> None:
+        # Only a delivered frame counts: rtspsrc and other GStreamer sources open lazily and
+        # fail at the first read, so a successful open says nothing about the camera.
+        self.stats.camera_online = True
+        if self.offline:
+            self.offline = False
+            self.stats.reconnects += 1
+            log.info("source reopened: %s (reconnect %d)", name, self.stats.reconnects)
+
+    def _put_waiting(self, target: LatestSlot[Frame] | DropOldestQueue[Frame], frame: Frame,
+                     stage: str) -> None:
+        """Finite sources: wait for room instead of dropping (every frame gets processed).
+
+        The consumer leaves only when this producer is done or on `halt`, so polling `halt`
+        is what keeps a producer from waiting forever for a consumer that has died.
+        """
         while not self.halt.is_set():
             self.heartbeats[stage] = time.monotonic()
             if isinstance(target, LatestSlot):
-                if target.empty_or_wait(POLL_S):
-                    target.put(frame)
-                    return
-            elif target.wait_for_room(POLL_S):
+                room = target.wait_empty(POLL_S)
+            else:
+                room = target.wait_for_room(POLL_S)
+            if room:  # only this thread puts, so the room cannot be taken meanwhile
                 target.put(frame)
                 return
 
@@ -252,20 +353,24 @@ class Pipeline:
 
     # -- output ----------------------------------------------------------------------------
 
-    def _output_loop(self) -> None:
+    def _open_display(self):
         from app.display import Display, display_available
-        from app.render import Renderer
 
-        overlay = self.config.overlay
-        renderer = Renderer(self.engine.palette, self.engine.classes, alpha=overlay.alpha,
-                            hidden=[h for h in overlay.hidden
-                                    if not isinstance(h, str) or h in self.engine.classes],
-                            mode=overlay.mode, legend=overlay.legend, hud=overlay.hud)
-        display = None
         wanted = self.config.display.enabled
-        if not self.options.headless and wanted and (wanted is True or display_available()):
-            display = Display(self.config.display.title, self.config.display.fullscreen)
+        if self.options.headless or wanted is False:
+            return None
+        if not display_available():
+            if wanted is True:
+                log.warning("display.enabled is true but there is no display (DISPLAY unset, "
+                            "or OpenCV without GUI); running without a window")
+            return None
+        return Display(self.config.display.title, self.config.display.fullscreen)
+
+    def _output_loop(self) -> None:
+        display = self._open_display()
+        hud_on = self.config.overlay.hud
         ready_sent = False
+        shown: np.ndarray | None = None  # the last annotated frame, for idle repaints
         try:
             while not self.halt.is_set():
                 self.heartbeats["output"] = time.monotonic()
@@ -273,16 +378,19 @@ class Pipeline:
                 if frame is None:
                     if self.inference_done.is_set() and len(self.queue) == 0:
                         return
+                    idle = self._idle_picture(shown) if display is not None else None
+                    if idle is not None and not display.show(idle):
+                        display = self._window_closed(display)
                     continue
                 started = time.perf_counter()
-                hud = self._hud_text() if overlay.hud else None
-                annotated = renderer.annotate(frame.image, frame.labels, hud)
+                hud = self._hud_text() if hud_on else None
+                annotated = self.renderer.annotate(frame.image, frame.labels, hud)
                 rendered = time.perf_counter()
                 self.stats.record("render", rendered - started)
-                if display is not None and not display.show(annotated):
-                    log.info("window closed by the user")
-                    self.quit_by_user = True
-                    self.stop()
+                if display is not None:
+                    shown = annotated
+                    if not display.show(annotated):
+                        display = self._window_closed(display)
                 self._record(annotated)
                 self.stats.record("sinks", time.perf_counter() - rendered)
                 self.stats.record("capture_to_output", time.monotonic() - frame.captured_at)
@@ -299,41 +407,104 @@ class Pipeline:
                 display.close()
             self.close_recorder()
 
+    def _window_closed(self, display) -> None:
+        """q/Esc or the close button: a graceful stop, as a signal would do; no more window."""
+        log.info("window closed by the user: stopping")
+        self.quit_by_user = True
+        display.close()
+        self.stop()
+        return None
+
+    def _idle_picture(self, shown: np.ndarray | None) -> np.ndarray | None:
+        """What the window shows while no frame comes: the last frame (so the window keeps
+        answering keys and repaints), dimmed with "CAMERA OFFLINE" while the source is down;
+        None before the first frame of a source that has not failed (nothing to say yet)."""
+        if not self.offline:
+            return shown
+        picture = np.zeros((*OFFLINE_SIZE, 3), np.uint8) if shown is None else shown >> 1
+        draw_hud(picture, self._hud_text() if self.config.overlay.hud else "CAMERA OFFLINE")
+        return picture
+
     def _hud_text(self) -> str:
+        """FPS over the last period, median end-to-end latency, drops, camera state, telemetry.
+
+        Recomputed every HUD_PERIOD_S (or when the camera state changes), not per frame: the
+        numbers stay readable, and the FPS is the current rate, not an average since start.
+        """
+        now = time.monotonic()
+        offline = self.offline
+        if now < self._hud_next and offline == self._hud_offline:
+            return self._hud
+        total = self.stats.output.total
+        fps = (total - self._hud_total) / max(now - self._hud_since, 1e-9)
+        self._hud_since, self._hud_total = now, total
         window = self.stats.latency.get("capture_to_output")
-        latency = f"{1000 * np.median(window):.0f} ms" if window else "- ms"
-        fps = self.stats.output.total / max(time.monotonic() - self.stats.started, 1e-9)
+        latency = f"{1000 * float(np.median(list(window))):.0f} ms" if window else "- ms"
         parts = [f"{fps:.1f} FPS", latency, f"drops {sum(self.drops().values())}"]
-        if not self.stats.camera_online and self.live:
+        if offline:
             parts.append("CAMERA OFFLINE")
         if self.telemetry is not None:
             parts.append(self.telemetry.hud_text())
-        return "  ".join(p for p in parts if p)
+        self._hud = "  ".join(p for p in parts if p)
+        self._hud_next, self._hud_offline = now + HUD_PERIOD_S, offline
+        return self._hud
 
     def _record(self, annotated: np.ndarray) -> None:
         settings = self.config.record
-        if not settings.enabled:
+        if not settings.enabled or self._record_stopped:
+            return
+        recorder = self.recorder
+        if recorder is not None and recorder.failed:
+            # Full or unwritable disk: the recorder logged it; display and stats carry on.
+            self._record_stopped = True
+            self.close_recorder()
             return
         size = (annotated.shape[1], annotated.shape[0])
-        if self.recorder is not None and (self.recorder.width, self.recorder.height) != size:
+        if recorder is not None and (recorder.width, recorder.height) != size:
             log.info("frame size changed to %dx%d: starting a new segment", *size)
             self.close_recorder()
-        if self.recorder is None:
-            from app.recording import SegmentRecorder
+            recorder = None
+        if recorder is None:
+            recorder = self._open_recorder(size)
+            if recorder is None:
+                return
+        if not self.live:
+            # A clip: wait for the encoder instead of dropping, so every frame is recorded.
+            while not recorder.wait_for_room(POLL_S) and not self.halt.is_set():
+                self.heartbeats["output"] = time.monotonic()
+        recorder.write(annotated)
 
-            fps = settings.fps or getattr(self, "source_fps", None) or self.config.source.fps or 15
-            self.recorder = SegmentRecorder(
+    def _open_recorder(self, size: tuple[int, int]):
+        from app.recording import RecorderError, SegmentRecorder
+
+        settings = self.config.record
+        fps = next(f for f in (settings.fps, self.source_fps, self.config.source.fps, 15.0)
+                   if f and f > 0)
+        try:
+            recorder = SegmentRecorder(
                 settings.dir, fps=fps, size=size, segment_seconds=settings.segment_seconds,
                 max_age_s=None if settings.max_age_hours is None else settings.max_age_hours * 3600,
                 min_free_gb=settings.min_free_gb, encoder=settings.encoder,
                 timestamps="clock" if self.live else "frames")
-        self.recorder.write(annotated)
+        except RecorderError as error:
+            log.error("recording stopped: %s", error)
+            self._record_stopped = True
+            return None
+        if recorder.failed:  # an unwritable record.dir: the recorder has logged it
+            self._record_stopped = True
+            recorder.close()
+            return None
+        with self._record_lock:
+            self.recorder = recorder
+        return recorder
 
     def close_recorder(self) -> None:
-        if self.recorder is not None:
+        with self._record_lock:
             recorder, self.recorder = self.recorder, None
+            if recorder is None:
+                return
             self._recorder_drops += recorder.dropped
-            recorder.close()
-            self.recorded_files = list(recorder.files)
-            log.info("recording closed: %d segment(s) in %s", len(recorder.files),
-                     self.config.record.dir)
+        recorder.close()  # outside the lock: it may wait for the encoder's EOS
+        files = recorder.files
+        self.recorded_files.extend(files)
+        log.info("recording closed: %d segment(s) in %s", len(files), self.config.record.dir)

@@ -2,6 +2,12 @@
 
 The standard library's queue.Queue blocks or raises when full; both policies here drop instead
 (and count it), which is what a live camera wants, so they are written out in a few lines.
+For sources that are not live, the producer calls `wait_empty` / `wait_for_room` first and so
+never drops.
+
+Every state change wakes every waiter (`notify_all`): a producer waiting for room and a consumer
+waiting for an item share one condition, and a plain `notify` could wake the wrong one.
+Waits use `wait_for`, so a wakeup meant for the other side is not mistaken for a result.
 """
 
 from __future__ import annotations
@@ -26,26 +32,24 @@ class LatestSlot(Generic[T]):
             if self._item is not None:
                 self.dropped += 1
             self._item = item
-            self._cond.notify()
+            self._cond.notify_all()
 
     def empty(self) -> bool:
         with self._cond:
             return self._item is None
 
-    def empty_or_wait(self, timeout: float) -> bool:
+    def wait_empty(self, timeout: float) -> bool:
         """Wait up to `timeout` for the slot to be taken; True when it is empty."""
         with self._cond:
-            if self._item is not None:
-                self._cond.wait(timeout)
-            return self._item is None
+            return self._cond.wait_for(lambda: self._item is None, timeout)
 
     def get(self, timeout: float) -> T | None:
         """The newest item, or None after `timeout` seconds without one."""
         with self._cond:
-            if self._item is None:
-                self._cond.wait(timeout)
+            if not self._cond.wait_for(lambda: self._item is not None, timeout):
+                return None
             item, self._item = self._item, None
-            self._cond.notify_all()  # a waiting producer may now put
+            self._cond.notify_all()  # a producer waiting in wait_empty may now put
             return item
 
 
@@ -53,6 +57,8 @@ class DropOldestQueue(Generic[T]):
     """A bounded FIFO: when full, the oldest item is dropped (counted in `dropped`)."""
 
     def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
         self._items: deque[T] = deque()
         self._maxsize = maxsize
         self._cond = threading.Condition()
@@ -64,22 +70,21 @@ class DropOldestQueue(Generic[T]):
                 self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def get(self, timeout: float) -> T | None:
+        """The oldest item, or None after `timeout` seconds without one."""
         with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            item = self._items.popleft() if self._items else None
-            self._cond.notify_all()  # a waiting producer may now put
+            if not self._cond.wait_for(lambda: bool(self._items), timeout):
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()  # a producer waiting in wait_for_room may now put
             return item
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait up to `timeout` for a free place; True when there is one."""
         with self._cond:
-            if len(self._items) >= self._maxsize:
-                self._cond.wait(timeout)
-            return len(self._items) < self._maxsize
+            return self._cond.wait_for(lambda: len(self._items) < self._maxsize, timeout)
 
     def __len__(self) -> int:
         with self._cond:

@@ -20,12 +20,18 @@ class Segmenter:
         self._canvas = np.zeros((self.input_h, self.input_w, 3), np.uint8)
 
     def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """The engine input and the (h, w) of the frame's content inside it."""
+        """The engine input and the (h, w) of the frame's content inside it.
+
+        The returned canvas is reused by the next call (one inference thread, no per-frame
+        allocation); use it before letterboxing the next frame.
+        """
         h, w = image.shape[:2]
         if (h, w) == (self.input_h, self.input_w):
             return image, (h, w)
         scale = min(self.input_h / h, self.input_w / w)
-        content_h, content_w = min(self.input_h, round(h * scale)), min(self.input_w, round(w * scale))
+        # At least one row/column: a very thin frame would otherwise round to an empty resize.
+        content_h = max(1, min(self.input_h, round(h * scale)))
+        content_w = max(1, min(self.input_w, round(w * scale)))
         if (content_h, content_w) != (h, w):
             image = cv2.resize(image, (content_w, content_h), interpolation=cv2.INTER_AREA)
         canvas = self._canvas

@@ -12,21 +12,25 @@ WINDOW = 300  # latency samples kept per stage: enough for stable p95, bounded m
 
 
 class Rate:
-    """Events per second over the time since the last `take()`."""
+    """Events per second over the time since the last `take()`.
+
+    One thread ticks, another takes: `take` works from a snapshot of `total` rather than
+    resetting a shared counter, so a tick that races a take is counted in the next period
+    instead of being lost or counted twice.
+    """
 
     def __init__(self) -> None:
         self.total = 0
-        self._count = 0
+        self._taken = 0  # `total` at the last take()
         self._since = time.monotonic()
 
     def tick(self) -> None:
-        self.total += 1
-        self._count += 1
+        self.total += 1  # one writer per Rate (its stage's thread)
 
     def take(self) -> float:
-        now = time.monotonic()
-        rate = self._count / max(now - self._since, 1e-9)
-        self._count, self._since = 0, now
+        now, total = time.monotonic(), self.total
+        rate = (total - self._taken) / max(now - self._since, 1e-9)
+        self._taken, self._since = total, now
         return rate
 
 
@@ -56,7 +60,8 @@ class Stats:
         """Rates since the previous snapshot, latency percentiles in ms, cumulative counters."""
         latency = {}
         for stage, window in list(self.latency.items()):
-            values = np.array(window, dtype=np.float64)
+            # list() copies the deque in one C call; the stage's thread may append meanwhile.
+            values = np.array(list(window), dtype=np.float64)
             if values.size:
                 latency[stage] = {
                     "p50_ms": round(float(np.percentile(values, 50)) * 1000, 2),

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     n = min(args.batches, len(loader))
     crop = config.train.augment.crop
     print(f"config {args.config}")
-    print(f"data   {config.data.root}: {len(train_set)} train samples, batch {batch}, "
+    print(f"data   {config.data.root}{' (GENERATED stand-in)' if tmp else ''}: "
+          f"{len(train_set)} train samples, batch {batch}, "
           f"crop {'full image' if crop is None else f'{crop[0]}x{crop[1]}'}, "
           f"workers {config.train.workers}, cache {config.data.cache}; {n} batches per pass")
     print(f"cpus   {os.cpu_count()} (load average {os.getloadavg()[0]:.1f} at start)")

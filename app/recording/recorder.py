@@ -124,6 +124,22 @@ class SegmentRecorder:
             log.exception("recorder: write failed, recording stops")
             self._fail()
 
+    def wait_for_room(self, timeout: float) -> bool:
+        """Wait up to `timeout` s until write() would queue a frame rather than drop it.
+
+        For sources that are not live, where every frame must be recorded: the caller waits
+        here instead of letting write() drop. True at once when failed or closed (write() is
+        then a no-op anyway).
+        """
+        end = time.monotonic() + timeout
+        while not (self._failed or self._closed or self._src is None):
+            if self._src.get_property("current-level-bytes") + self._frame_bytes <= self._max_bytes:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.002)  # appsrc (block=false) has no wait of its own: poll briefly
+        return True
+
     def close(self, timeout: float = 10.0) -> None:
         """Finish the open segment so it is complete and playable, then release everything."""
         if self._closed:

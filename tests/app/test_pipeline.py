@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from test_display import send_key, xvfb  # noqa: F401 - the Xvfb fixture, shared
+
+from app.pipeline import RunOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,3 +193,255 @@ def test_memory_stays_flat_while_inference_is_slower_than_capture(tmp_path, tiny
     assert len(warm) >= 4, samples
     growth_mb = (max(warm) - warm[0]) / 1024
     assert growth_mb < 20, (growth_mb, samples[:: max(1, len(samples) // 10)])
+
+
+# -- failure paths, in process: the real tiny bundle, one part made to fail ----------------------
+
+
+def pipeline_config(**overrides):
+    from app.config import load_app_config
+
+    base = {"source.uri": "test://", "source.fps": 30, "source.width": 160, "source.height": 120,
+            "record.enabled": False, "telemetry.enabled": False, "display.enabled": False,
+            "pipeline.stats_interval_s": 0.5}
+    return load_app_config(None, {**base, **overrides})
+
+
+@pytest.fixture
+def engine(tiny_bundle):
+    from app.engines import open_engine
+
+    with open_engine(tiny_bundle, backend="litert") as opened:
+        yield opened
+
+
+class StuckEngine:
+    """The real engine, except that infer() blocks from call `after` until released."""
+
+    def __init__(self, engine, after: int) -> None:
+        self._engine, self._after, self.calls = engine, after, 0
+        self.stuck, self.release = threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def infer(self, frames: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls > self._after:
+            self.stuck.set()
+            self.release.wait(60)
+        return self._engine.infer(frames)
+
+
+def run_in_thread(pipeline) -> tuple[threading.Thread, list[int]]:
+    code: list[int] = []
+    thread = threading.Thread(target=lambda: code.append(pipeline.run()), daemon=True)
+    thread.start()
+    return thread, code
+
+
+@pytest.mark.parametrize("source", ["live", "clip"])
+def test_output_thread_failure_ends_the_run_with_exit_1(engine, clip, source, caplog):
+    """A Renderer bug: the producers (waiting for room, for a clip) must not keep the app up."""
+    from app.pipeline import Pipeline
+
+    uri = "test://" if source == "live" else str(clip.path)
+    pipeline = Pipeline(pipeline_config(**{"source.uri": uri}), engine, RunOptions(headless=True))
+    real, calls = pipeline.renderer.annotate, []
+
+    def annotate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("renderer bug")
+        return real(*args, **kwargs)
+
+    pipeline.renderer.annotate = annotate
+    started = time.monotonic()
+    thread, code = run_in_thread(pipeline)
+    thread.join(20)
+    assert not thread.is_alive(), "the app hung after its output thread died"
+    assert code == [1] and isinstance(pipeline.error, RuntimeError)
+    assert time.monotonic() - started < 10
+    assert pipeline.threads_stopped
+    assert "output thread failed" in caplog.text
+
+
+@pytest.mark.parametrize("stage", ["inference", "output"])
+def test_a_stuck_thread_does_not_keep_a_stopping_app_alive(engine, stage, caplog):
+    """stop() drains for DRAIN_S, then halts; a thread stuck in a call is left behind."""
+    from app.pipeline import CLOSE_S, DRAIN_S, JOIN_S, Pipeline
+
+    stuck_engine = StuckEngine(engine, after=5) if stage == "inference" else engine
+    pipeline = Pipeline(pipeline_config(), stuck_engine, RunOptions(headless=True))
+    stuck, release = threading.Event(), threading.Event()
+    if stage == "output":
+        real = pipeline.renderer.annotate
+
+        def annotate(*args, **kwargs):
+            if pipeline.stats.output.total >= 5:
+                stuck.set()
+                release.wait(60)
+            return real(*args, **kwargs)
+
+        pipeline.renderer.annotate = annotate
+    else:
+        stuck, release = stuck_engine.stuck, stuck_engine.release
+    thread, code = run_in_thread(pipeline)
+    try:
+        assert stuck.wait(30), f"the {stage} thread never got stuck"
+        stopped = time.monotonic()
+        pipeline.stop()
+        thread.join(30)
+        took = time.monotonic() - stopped
+    finally:
+        release.set()
+    assert not thread.is_alive() and code == [0]
+    bound = DRAIN_S + JOIN_S + (CLOSE_S if stage == "output" else 0)
+    assert bound - JOIN_S - 0.5 < took < bound + 2, took
+    assert not pipeline.threads_stopped
+    assert f"{stage} thread did not stop" in caplog.text
+
+
+def test_recorder_that_cannot_be_built_stops_recording_only(engine, clip, monkeypatch, caplog,
+                                                            tmp_path):
+    import app.recording
+    from app.pipeline import Pipeline
+    from app.recording import RecorderError
+
+    def no_recorder(*args, **kwargs):
+        raise RecorderError("no H.264 encoder: install gstreamer1.0-plugins-ugly")
+
+    monkeypatch.setattr(app.recording, "SegmentRecorder", no_recorder)
+    config = pipeline_config(**{"source.uri": str(clip.path), "record.enabled": True,
+                                "record.dir": str(tmp_path / "rec")})
+    pipeline = Pipeline(config, engine, RunOptions(headless=True))
+    assert pipeline.run() == 0
+    assert pipeline.stats.output.total == clip.frames  # display/output went on without it
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["recording stopped: no H.264 encoder: install gstreamer1.0-plugins-ugly"]
+
+
+def test_unwritable_record_dir_stops_recording_only(engine, clip, tmp_path, caplog):
+    from app.pipeline import Pipeline
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    config = pipeline_config(**{"source.uri": str(clip.path), "record.enabled": True,
+                                "record.dir": str(blocker / "rec")})
+    pipeline = Pipeline(config, engine, RunOptions(headless=True))
+    assert pipeline.run() == 0
+    assert pipeline.stats.output.total == clip.frames
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and str(blocker / "rec") in errors[0], errors
+
+
+def test_hud_says_camera_offline_and_the_idle_window_picture_is_dimmed(engine):
+    from app.pipeline import OFFLINE_SIZE, Pipeline
+
+    pipeline = Pipeline(pipeline_config(), engine, RunOptions(headless=True))
+    assert "CAMERA OFFLINE" not in pipeline._hud_text()
+    assert pipeline._idle_picture(None) is None  # starting up: no window content yet
+    pipeline.offline = True  # as the capture thread sets it when the camera fails
+    assert "CAMERA OFFLINE" in pipeline._hud_text()  # at once, not after the HUD period
+    blank = pipeline._idle_picture(None)  # no frame ever came: a dark placeholder with text
+    assert blank.shape == (*OFFLINE_SIZE, 3) and blank.any()
+    last = np.full((120, 160, 3), 200, np.uint8)
+    dimmed = pipeline._idle_picture(last)
+    assert dimmed.shape == last.shape and dimmed.max() <= 255 and dimmed[-1, -1, 0] == 100
+    pipeline.offline = False
+    assert pipeline._idle_picture(last) is last  # online and idle: repaint the last frame
+
+
+# -- failure paths, as a user meets them ----------------------------------------------------------
+
+
+def test_unreadable_image_in_a_folder_is_one_line_and_exit_1_not_a_reconnect_loop(tmp_path,
+                                                                                  tiny_bundle):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "frame_000.png"), np.full((48, 64, 3), 80, np.uint8))
+    (folder / "frame_001.png").write_bytes(b"not a png")
+    config = write_config(tmp_path / "app.yaml", record={"enabled": False})
+    result = run_app("--config", str(config), "--bundle", str(tiny_bundle), "--source",
+                     str(folder), "--headless", timeout=60)
+    assert result.returncode == 1, result.stdout[-3000:]
+    errors = [line for line in result.stdout.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "frame_001.png" in errors[0], errors
+    assert "reopening" not in result.stdout  # a file is not a camera to wait for
+
+
+def test_source_size_change_mid_run_starts_a_new_segment(tmp_path, tiny_bundle):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(48, 64)] * 3 + [(72, 96)] * 3):
+        assert cv2.imwrite(str(folder / f"frame_{i:03d}.png"), np.full((h, w, 3), 40 * i, np.uint8))
+    record, stats = tmp_path / "rec", tmp_path / "stats.json"
+    config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0})
+    result = run_app("--config", str(config), "--bundle", str(tiny_bundle), "--source",
+                     str(folder), "--record", str(record), "--headless", "--stats-json",
+                     str(stats), timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert json.loads(stats.read_text())["frames"]["output"] == 6
+    assert "frame size changed to 96x72" in result.stdout
+    sizes = {f.shape[:2] for s in sorted(record.glob("*.mkv")) for f in decode(s)}
+    assert sizes == {(48, 64), (72, 96)}
+
+
+def test_second_sigint_stops_at_once_and_still_closes_the_segment(tmp_path, tiny_bundle):
+    record = tmp_path / "rec"
+    config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0},
+                          source={"fps": 15, "width": 160, "height": 120})
+    process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
+                                           "--source", "test://", "--record", str(record),
+                                           "--headless"),
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not list(record.glob("*.mkv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output[-3000:]
+    assert "SIGINT again: stopping now" in output
+    assert "Traceback" not in output
+    segments = sorted(record.glob("*.mkv"))
+    assert segments and all(decode(s) for s in segments)
+
+
+def test_bad_stats_json_path_fails_at_start(tmp_path, tiny_bundle):
+    result = run_app("--bundle", str(tiny_bundle), "--source", "test://", "--headless",
+                     "--stats-json", str(tmp_path / "missing" / "stats.json"), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --stats-json: cannot write {tmp_path / 'missing' / 'stats.json'} "
+        "(No such file or directory)"]
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_window_answers_q_while_the_camera_is_offline(tmp_path, tiny_bundle, xvfb):  # noqa: F811
+    """No frame ever comes, yet the window shows "camera offline" and q still quits."""
+    config = write_config(tmp_path / "app.yaml", record={"enabled": False},
+                          display={"enabled": True, "title": "segcam-offline"},
+                          source={"reconnect_initial_s": 0.2, "reconnect_max_s": 0.5,
+                                  "timeout_s": 1})
+    env = dict(os.environ, DISPLAY=xvfb)
+    process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
+                                           "--source", "rtsp://127.0.0.1:9/none"),
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the window appears without a single frame from the camera
+            found = subprocess.run(["xdotool", "search", "--name", "segcam-offline"], env=env,
+                                   capture_output=True, timeout=20)
+            if found.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert found.returncode == 0, "no window while the camera is offline"
+        send_key(xvfb, "segcam-offline", "q")
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output[-3000:]
+    assert "window closed by the user" in output and "camera offline" in output
