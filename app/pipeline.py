@@ -398,6 +398,7 @@ class Pipeline:
                 self.stats.last_output = time.monotonic()
                 if not ready_sent:
                     ready_sent = True
+                    self.stats.first_output = self.stats.last_output
                     log.info("first frame through (%dx%d)", frame.image.shape[1],
                              frame.image.shape[0])
                     if self.notifier is not None:

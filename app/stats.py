@@ -46,6 +46,7 @@ class Stats:
         self.reconnects = 0
         self.camera_online = False
         self.last_output = 0.0  # monotonic time the last frame left the output stage
+        self.first_output = 0.0  # ... and the first one (steady-state rates exclude start-up)
         self.drops: dict[str, int] = {}
         self._lock = threading.Lock()
 
