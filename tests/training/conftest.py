@@ -10,7 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-CAMVID = Path(os.environ.get("CAMVID_ROOT", Path(__file__).resolve().parents[3] / "shared/datasets/CamVid"))
+# CAMVID_ROOT wins; else the team's shared data beside the checkout (../shared/datasets/CamVid)
+_CANDIDATES = [Path(p) for p in [os.environ.get("CAMVID_ROOT", "")] if p] + [
+    Path(__file__).resolve().parents[3] / "shared/datasets/CamVid",
+    Path("/work/shared/datasets/CamVid"),
+]
+CAMVID = next((p for p in _CANDIDATES if (p / "train").is_dir()), _CANDIDATES[0])
 
 
 @pytest.fixture(scope="session")
