@@ -33,3 +33,18 @@ def test_bad_config_names_file_and_key(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_imagenet_weights_that_cannot_download_say_what_to_do(tmp_path):
+    """No network here (nor in CI): the default encoder_weights must fail with advice, not a trace."""
+    from training.config import Config
+    from training.model import ModelError, build_unet
+
+    config = Config.model_validate({"data": {"dataset": "camvid", "root": str(tmp_path),
+                                             "classes": ["sky", "road"]},
+                                    "model": {"backbone": "mobilenetv2",
+                                              "decoder_filters": [16, 8, 8, 8, 8]}})
+    assert config.model.encoder_weights == "imagenet"
+    with pytest.raises(ModelError, match=r"model.encoder_weights: cannot download .* ~/.keras/models/ "
+                                         r"or set encoder_weights: null"):
+        build_unet(config)
