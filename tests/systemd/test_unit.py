@@ -327,3 +327,42 @@ def test_in_a_booted_container_a_config_error_fails_once_without_looping(tmp_pat
     assert log.count("error: /etc/segcam/app.yaml: source.no_such_key: unknown key") == 1
     assert "Main process exited, code=exited, status=2/INVALIDARGUMENT" in log
     assert "Scheduled restart job" not in log
+
+
+@pytest.mark.slow
+def test_in_a_booted_container_the_real_app_becomes_ready_and_stops_cleanly(tmp_path: Path) -> None:
+    """The real unit and app under systemd: READY=1 (ActiveState=active needs it for Type=notify),
+    watchdog kept fed, a clean stop with exit 0 and a closed recording."""
+    if reason := _nspawn_ready():
+        pytest.skip(reason)
+    synced = nspawn(f"--bind-ro={REPO}:/src", "--pipe", "/bin/bash", "/src/systemd/install.sh",
+                    "--source", "/src", "--no-venv", "--no-start", "--headless", timeout=300)
+    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
+    config = Path(NSPAWN_ROOT, "etc/segcam/app.yaml")
+    saved = config.read_bytes() if config.exists() else None
+    config.write_text("source: {uri: test://, fps: 15, width: 320, height: 240}\n"
+                      "model: {bundle: /opt/segcam/app/models/camvid-unet}\n"
+                      "record: {segment_seconds: 2}\ntelemetry: {enabled: false}\n")
+    try:
+        log = boot_with_driver(
+            tmp_path,
+            "systemctl start segcam.service; echo start_rc=$?\nsleep 40\n"  # > WatchdogSec=30
+            "systemctl show segcam.service -p ActiveState -p SubState -p NRestarts -p StatusText\n"
+            "systemctl stop segcam.service; echo stop_rc=$?\n"
+            "systemctl show segcam.service -p Result -p ExecMainStatus\n"
+            "ls /var/lib/segcam/recordings | sed 's/^/segment: /'\n"
+            "journalctl -u segcam.service --no-pager -o cat -b | tail -n 40\n",
+            timeout=400,
+        )
+    finally:
+        if saved is None:
+            config.unlink()
+        else:
+            config.write_bytes(saved)
+    state = show(log)
+    assert "start_rc=0" in log, log  # start returns once READY=1 arrived
+    assert state["ActiveState"] == "active" and state["SubState"] == "running", log
+    assert state["NRestarts"] == "0", log  # 40 s > WatchdogSec: the pings kept it alive
+    assert "FPS" in state["StatusText"], log
+    assert "stop_rc=0" in log and state["Result"] == "success", log
+    assert "segment: seg_" in log, log
