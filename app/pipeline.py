@@ -255,7 +255,7 @@ class Pipeline:
                 source = open_source(settings.uri, self._source_options())
             except SourceError as error:
                 self.offline = True
-                log.warning("camera offline: %s; retrying in %.0f s", error, backoff)
+                log.warning("camera offline: %s; retrying in %.1f s", error, backoff)
                 if self._wait(backoff):
                     break
                 backoff = min(backoff * 2, settings.reconnect_max_s)
@@ -290,15 +290,16 @@ class Pipeline:
                     self.failure = str(error)
                     log.error("%s", error)
                     return
-                log.warning("camera offline: %s; reopening in %.0f s", error, backoff)
+                log.warning("camera offline: %s; reopening in %.1f s", error, backoff)
             finally:
                 source.close()
                 self.stats.camera_online = False
             if ended and not source.is_live:
                 log.info("end of %s", source.name)
+                self.stats.source_ended = True
                 return
             if ended:
-                log.warning("camera offline: %s stopped delivering; reopening in %.0f s",
+                log.warning("camera offline: %s stopped delivering; reopening in %.1f s",
                             source.name, backoff)
             self.offline = True  # a live stream that ended or failed: reopen it
             if self._wait(backoff):

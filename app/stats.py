@@ -45,6 +45,7 @@ class Stats:
         self.latency: dict[str, deque[float]] = {}
         self.reconnects = 0
         self.camera_online = False
+        self.source_ended = False  # a clip or folder played to its end (not a camera fault)
         self.last_output = 0.0  # monotonic time the last frame left the output stage
         self.first_output = 0.0  # ... and the first one (steady-state rates exclude start-up)
         self.drops: dict[str, int] = {}
@@ -78,5 +79,6 @@ class Stats:
             "latency": latency,
             "drops": drops,
             "reconnects": self.reconnects,
-            "camera": "online" if self.camera_online else "offline",
+            "camera": "online" if self.camera_online else (
+                "ended" if self.source_ended else "offline"),
         }

@@ -69,6 +69,7 @@ def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, c
     report = json.loads(stats.read_text())
     assert report["frames"]["output"] == clip.frames == len(frames)
     assert report["drops"] == {"capture": 0, "inference": 0, "record": 0}
+    assert report["camera"] == "ended"  # the clip finished; nothing is offline
 
     # the recorded pixels carry the palette colour of the label the model gave there
     from app.engines import open_engine
