@@ -153,6 +153,17 @@ def send_key(display: str, title: str, key: str) -> None:
     )
 
 
+def screenshot_when(display: str, ready, timeout: float = 15.0) -> np.ndarray:
+    """Screenshots until `ready(shot)` holds or `timeout` passes (a loaded machine paints late);
+    the last one is returned for the test's own assertions."""
+    deadline = time.monotonic() + timeout
+    shot = screenshot(display)
+    while not ready(shot) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        shot = screenshot(display)
+    return shot
+
+
 def pixels_near(image: np.ndarray, colour: np.ndarray, tolerance: int = 3) -> int:
     return int((np.abs(image.astype(int) - colour).max(axis=2) <= tolerance).sum())
 
@@ -174,12 +185,12 @@ def test_display_available_follows_environment(monkeypatch):
 
 def test_overlay_colours_reach_the_screen(xvfb):
     child = start_window(xvfb, "segcam-test-colours")
+    colours = expected_colours()
     try:
-        shot = screenshot(xvfb)
+        shot = screenshot_when(xvfb, lambda s: pixels_near(s, colours["car"]) >= 0.9 * 120 * 120)
     finally:
         child.kill()
         child.communicate()
-    colours = expected_colours()
     # The person block is 100x120 px and the car block 120x120 px in the 320x240 frame.
     assert pixels_near(shot, colours["person"]) >= 0.9 * 100 * 120
     assert pixels_near(shot, colours["car"]) >= 0.9 * 120 * 120
@@ -199,11 +210,11 @@ def test_quit_key_makes_show_return_false(xvfb, key):
 
 def test_fullscreen_fills_the_screen(xvfb):
     child = start_window(xvfb, "segcam-test-full", fullscreen=True)
+    colours = expected_colours()
     try:
-        shot = screenshot(xvfb)
+        shot = screenshot_when(xvfb, lambda s: pixels_near(s, colours["person"]) >= 8 * 100 * 120)
     finally:
         child.kill()
         child.communicate()
-    colours = expected_colours()
     # Scaled from 320x240 to 1024x768 (x3.2): each block covers ~10x more screen pixels.
     assert pixels_near(shot, colours["person"]) >= 8 * 100 * 120
