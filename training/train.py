@@ -77,6 +77,13 @@ class StopOnSignal(keras.callbacks.Callback):
         super().__init__()
         self.requested = False
         self.previous = {}
+        self.batches = 0  # batches finished in the current epoch
+
+    @property
+    def partial_epoch(self) -> bool:
+        """Stopped before the epoch's last batch (a signal during validation leaves it whole)."""
+        steps = (self.params or {}).get("steps")
+        return self.requested and (steps is None or self.batches < steps)
 
     def _handle(self, signum, frame):
         if self.requested:
@@ -89,8 +96,16 @@ class StopOnSignal(keras.callbacks.Callback):
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.previous[sig] = signal.signal(sig, self._handle)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches = 0
+
     def on_train_batch_end(self, batch, logs=None):
+        self.batches = batch + 1
         if self.requested:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.requested:  # a signal after the last batch: do not start another epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
@@ -108,7 +123,7 @@ class RunState(keras.callbacks.Callback):
         self.history_path = out / "history.csv"
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stopper.requested:  # a partial epoch: keep its weights, redo it on --resume
+        if self.stopper.partial_epoch:  # keep its weights, redo the epoch on --resume
             self.epoch_var.assign(epoch)
             self.manager.save()
             return

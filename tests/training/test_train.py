@@ -138,3 +138,24 @@ def test_missing_data_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr  # checked before TF loads
     assert "CamVid folder not found" in result.stderr
+
+
+def test_a_signal_after_the_last_batch_keeps_the_epoch_whole():
+    """SIGTERM during validation: the epoch is complete (history row, checkpoint) and no new
+    epoch starts; during the batches it is partial and is redone on --resume."""
+    from training.framework import keras
+    from training.train import StopOnSignal
+
+    stopper = StopOnSignal()
+    stopper.set_model(keras.Sequential([keras.layers.Dense(1, input_shape=(1,))]))
+    stopper.set_params({"steps": 3, "epochs": 5})
+    stopper.on_epoch_begin(0)
+    for batch in range(3):
+        stopper.on_train_batch_end(batch)
+    stopper.requested = True  # the signal arrives while validation runs
+    assert not stopper.partial_epoch
+    stopper.on_epoch_end(0)
+    assert stopper.model.stop_training
+    stopper.on_epoch_begin(1)
+    stopper.on_train_batch_end(0)
+    assert stopper.partial_epoch
