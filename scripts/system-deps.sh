@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs: `runtime` (GStreamer, PyGObject build deps)
+# Installs the Debian packages the project needs: `runtime` (venv, GStreamer, PyGObject build deps)
 # or `test` (runtime plus Xvfb, ffmpeg, shellcheck, systemd tools). Installs only what is missing.
 set -euo pipefail
 
 runtime=(
-  pkg-config libgirepository1.0-dev libcairo2-dev
+  python3-venv python3-dev gcc pkg-config libgirepository1.0-dev libcairo2-dev
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
-test_only=(xvfb x11-apps imagemagick ffmpeg shellcheck systemd)
+test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd)
 
 case "${1:-runtime}" in
   runtime) wanted=("${runtime[@]}") ;;
