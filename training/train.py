@@ -44,14 +44,8 @@ class Limited:
     def __len__(self) -> int:
         return self.limit
 
-    def __getattr__(self, name):
+    def __getattr__(self, name):  # sample_indices, encode, void, ... of the wrapped data set
         return getattr(self.dataset, name)
-
-    def sample_indices(self, i: int):
-        return self.dataset.sample_indices(i)
-
-    def encode(self, mask):
-        return self.dataset.encode(mask)
 
 
 def median_frequency_weights(dataset, n_outputs: int) -> list[float]:

@@ -30,26 +30,24 @@ class DatasetError(ValueError):
     """A data set problem; the message is one line and names the file(s) involved."""
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 RGB; a missing or unreadable file raises DatasetError."""
+def _read_rgb_file(path: str | Path, what: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"image not found: {path}")
+        raise DatasetError(f"{what} not found: {path}")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise DatasetError(f"cannot read image (corrupt or unsupported format): {path}")
+        raise DatasetError(f"cannot read {what} (corrupt or unsupported format): {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 RGB; a missing or unreadable file raises DatasetError."""
+    return _read_rgb_file(path, "image")
 
 
 def read_color_mask(path: str | Path) -> np.ndarray:
     """Read a colour mask as (H, W, 3) uint8 RGB (palette PNGs are expanded to their colours)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"mask not found: {path}")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DatasetError(f"cannot read mask (corrupt or unsupported format): {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return _read_rgb_file(path, "mask")
 
 
 def read_index_mask(
