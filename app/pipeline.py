@@ -25,7 +25,9 @@ import numpy as np
 
 from app.config import AppConfig
 from app.frame import Frame
+from app.hud import HudText
 from app.queues import DropOldestQueue, LatestSlot
+from app.recording.sink import RecordingSink
 from app.render import Renderer, draw_hud
 from app.segmenter import Segmenter
 from app.sources import SourceError, SourceOptions, open_source
@@ -39,7 +41,6 @@ DRAIN_S = 2.0  # on SIGINT/SIGTERM, what is already queued may finish within thi
 # TimeoutStopSec=10, so systemd never has to SIGKILL a recording half-closed.
 CLOSE_S = 5.0
 JOIN_S = 1.0
-HUD_PERIOD_S = 0.5  # the HUD's numbers refresh twice a second: readable, and cheap per frame
 OFFLINE_SIZE = (480, 640)  # (h, w) of the "camera offline" picture before any frame came
 
 
@@ -89,22 +90,14 @@ class Pipeline:
         self.live = True
         self.source_fps: float | None = None
         self.offline = False  # the source failed or ended and has not delivered a frame since
-        self.recorder = None
-        self.recorded_files: list[Path] = []
+        self.recording = RecordingSink(config.record, self.halt, self._output_heartbeat, POLL_S)
+        self.hud = HudText(self.stats, self.drops, telemetry)
         self.error: BaseException | None = None  # a bug in a thread: logged with its traceback
         self.failure: str | None = None  # a user-caused end (unreadable clip): one line, exit 1
         self.quit_by_user = False
         self.threads_stopped = True  # False when a thread outlived the join (see run())
         self._drain_deadline: float | None = None
-        self._record_stopped = False  # a recorder failed: no new one for the rest of the run
-        self._recorder_drops = 0
-        self._record_lock = threading.Lock()  # recorder swap vs drops() from other threads
         self._stats_json_failing = False
-        self._hud = ""
-        self._hud_next = 0.0
-        self._hud_offline = False
-        self._hud_since = self.stats.started
-        self._hud_total = 0
 
     # -- supervisor side -------------------------------------------------------------------
 
@@ -181,10 +174,12 @@ class Pipeline:
         return min(self.heartbeats.values())
 
     def drops(self) -> dict[str, int]:
-        with self._record_lock:
-            recorder = self.recorder
-            record = self._recorder_drops + (recorder.dropped if recorder else 0)
-        return {"capture": self.slot.dropped, "inference": self.queue.dropped, "record": record}
+        return {"capture": self.slot.dropped, "inference": self.queue.dropped,
+                "record": self.recording.dropped}
+
+    @property
+    def recorded_files(self) -> list[Path]:
+        return self.recording.files
 
     def report(self) -> dict:
         snapshot = self.stats.snapshot(self.drops())
@@ -384,7 +379,7 @@ class Pipeline:
                         display = self._window_closed(display)
                     continue
                 started = time.perf_counter()
-                hud = self._hud_text() if hud_on else None
+                hud = self.hud.text(self.offline) if hud_on else None
                 annotated = self.renderer.annotate(frame.image, frame.labels, hud)
                 rendered = time.perf_counter()
                 self.stats.record("render", rendered - started)
@@ -392,7 +387,7 @@ class Pipeline:
                     shown = annotated
                     if not display.show(annotated):
                         display = self._window_closed(display)
-                self._record(annotated)
+                self.recording.write(annotated, live=self.live, fps=self._record_fps())
                 self.stats.record("sinks", time.perf_counter() - rendered)
                 self.stats.record("capture_to_output", time.monotonic() - frame.captured_at)
                 self.stats.output.tick()
@@ -407,7 +402,7 @@ class Pipeline:
         finally:
             if display is not None:
                 display.close()
-            self.close_recorder()
+            self.recording.close()
 
     def _window_closed(self, display) -> None:
         """q/Esc or the close button: a graceful stop, as a signal would do; no more window."""
@@ -424,89 +419,13 @@ class Pipeline:
         if not self.offline:
             return shown
         picture = np.zeros((*OFFLINE_SIZE, 3), np.uint8) if shown is None else shown >> 1
-        draw_hud(picture, self._hud_text() if self.config.overlay.hud else "CAMERA OFFLINE")
+        draw_hud(picture, self.hud.text(True) if self.config.overlay.hud else "CAMERA OFFLINE")
         return picture
 
-    def _hud_text(self) -> str:
-        """FPS over the last period, median end-to-end latency, drops, camera state, telemetry.
+    def _output_heartbeat(self) -> None:
+        self.heartbeats["output"] = time.monotonic()
 
-        Recomputed every HUD_PERIOD_S (or when the camera state changes), not per frame: the
-        numbers stay readable, and the FPS is the current rate, not an average since start.
-        """
-        now = time.monotonic()
-        offline = self.offline
-        if now < self._hud_next and offline == self._hud_offline:
-            return self._hud
-        total = self.stats.output.total
-        fps = (total - self._hud_total) / max(now - self._hud_since, 1e-9)
-        self._hud_since, self._hud_total = now, total
-        window = self.stats.latency.get("capture_to_output")
-        latency = f"{1000 * float(np.median(list(window))):.0f} ms" if window else "- ms"
-        parts = [f"{fps:.1f} FPS", latency, f"drops {sum(self.drops().values())}"]
-        if offline:
-            parts.append("CAMERA OFFLINE")
-        if self.telemetry is not None:
-            parts.append(self.telemetry.hud_text())
-        self._hud = "  ".join(p for p in parts if p)
-        self._hud_next, self._hud_offline = now + HUD_PERIOD_S, offline
-        return self._hud
-
-    def _record(self, annotated: np.ndarray) -> None:
-        settings = self.config.record
-        if not settings.enabled or self._record_stopped:
-            return
-        recorder = self.recorder
-        if recorder is not None and recorder.failed:
-            # Full or unwritable disk: the recorder logged it; display and stats carry on.
-            self._record_stopped = True
-            self.close_recorder()
-            return
-        size = (annotated.shape[1], annotated.shape[0])
-        if recorder is not None and (recorder.width, recorder.height) != size:
-            log.info("frame size changed to %dx%d: starting a new segment", *size)
-            self.close_recorder()
-            recorder = None
-        if recorder is None:
-            recorder = self._open_recorder(size)
-            if recorder is None:
-                return
-        if not self.live:
-            # A clip: wait for the encoder instead of dropping, so every frame is recorded.
-            while not recorder.wait_for_room(POLL_S) and not self.halt.is_set():
-                self.heartbeats["output"] = time.monotonic()
-        recorder.write(annotated)
-
-    def _open_recorder(self, size: tuple[int, int]):
-        from app.recording import RecorderError, SegmentRecorder
-
-        settings = self.config.record
-        fps = next(f for f in (settings.fps, self.source_fps, self.config.source.fps, 15.0)
-                   if f and f > 0)
-        try:
-            recorder = SegmentRecorder(
-                settings.dir, fps=fps, size=size, segment_seconds=settings.segment_seconds,
-                max_age_s=None if settings.max_age_hours is None else settings.max_age_hours * 3600,
-                min_free_gb=settings.min_free_gb, encoder=settings.encoder,
-                timestamps="clock" if self.live else "frames")
-        except RecorderError as error:
-            log.error("recording stopped: %s", error)
-            self._record_stopped = True
-            return None
-        if recorder.failed:  # an unwritable record.dir: the recorder has logged it
-            self._record_stopped = True
-            recorder.close()
-            return None
-        with self._record_lock:
-            self.recorder = recorder
-        return recorder
-
-    def close_recorder(self) -> None:
-        with self._record_lock:
-            recorder, self.recorder = self.recorder, None
-            if recorder is None:
-                return
-            self._recorder_drops += recorder.dropped
-        recorder.close()  # outside the lock: it may wait for the encoder's EOS
-        files = recorder.files
-        self.recorded_files.extend(files)
-        log.info("recording closed: %d segment(s) in %s", len(files), self.config.record.dir)
+    def _record_fps(self) -> float:
+        """The recording's frame rate: configured, else the source's, else 15."""
+        return next(f for f in (self.config.record.fps, self.source_fps, self.config.source.fps,
+                                15.0) if f and f > 0)

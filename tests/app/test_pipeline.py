@@ -340,10 +340,10 @@ def test_hud_says_camera_offline_and_the_idle_window_picture_is_dimmed(engine):
     from app.pipeline import OFFLINE_SIZE, Pipeline
 
     pipeline = Pipeline(pipeline_config(), engine, RunOptions(headless=True))
-    assert "CAMERA OFFLINE" not in pipeline._hud_text()
+    assert "CAMERA OFFLINE" not in pipeline.hud.text(pipeline.offline)
     assert pipeline._idle_picture(None) is None  # starting up: no window content yet
     pipeline.offline = True  # as the capture thread sets it when the camera fails
-    assert "CAMERA OFFLINE" in pipeline._hud_text()  # at once, not after the HUD period
+    assert "CAMERA OFFLINE" in pipeline.hud.text(pipeline.offline)  # at once, not after the HUD period
     blank = pipeline._idle_picture(None)  # no frame ever came: a dark placeholder with text
     assert blank.shape == (*OFFLINE_SIZE, 3) and blank.any()
     last = np.full((120, 160, 3), 200, np.uint8)
