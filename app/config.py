@@ -9,12 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
-class ConfigError(ValueError):
-    """A configuration mistake; one line naming the file and the key."""
+from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
+from models.settings_file import apply_overrides, read_mapping, validate
 
 
 class _Section(BaseModel):
@@ -108,34 +106,10 @@ def load_app_config(path: str | Path | None, overrides: dict | None = None) -> A
     name = str(path) if path else "<defaults>"
     if path is not None:
         path = Path(path)
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except OSError as error:
-            raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        # A section with every key commented out (`source:`) is empty, not an error.
-        raw = {key: {} if value is None else value for key, value in (loaded or {}).items()}
+        raw = read_mapping(path)
         _resolve_paths(raw, path.parent)
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):  # e.g. `source: test://` in the file and --source
-                raise ConfigError(f"{name}: {key}: expected a mapping of settings")
-        node[leaf] = value
-    try:
-        return AppConfig.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{name}: {key}: {message}") from None
+    apply_overrides(raw, overrides, name)
+    return validate(AppConfig, raw, name)
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:

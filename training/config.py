@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
-class ConfigError(ValueError):
-    """A user's configuration mistake; the message is one line naming the file and key."""
+from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
+from models.settings_file import apply_overrides, read_mapping, validate
 
 
 class _Strict(BaseModel):
@@ -108,26 +107,9 @@ class Config(_Strict):
 def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     """Read and validate a training config; relative data roots resolve against the file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{path}: {key}: {first['msg']}") from None
+    raw = read_mapping(path)
+    apply_overrides(raw, overrides, str(path))
+    config = validate(Config, raw, str(path))
     root = Path(config.data.root).expanduser()
     if not root.is_absolute():
         root = (path.parent / root).resolve()
