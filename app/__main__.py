@@ -157,8 +157,11 @@ def _run(config, engine, args) -> int:
         notifier.stopping()
         notifier.close()
     files = pipeline.recorded_files
-    if files:
-        print(f"recorded {len(files)} segment(s) in {config.record.dir}: {files[-1].name} ...")
+    if len(files) == 1:
+        print(f"recorded {files[0]}")
+    elif files:
+        print(f"recorded {len(files)} segments in {config.record.dir}: {files[0].name} ... "
+              f"{files[-1].name}")
     return code
 
 

@@ -114,7 +114,12 @@ class Telemetry:
 
 
 def _one_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The message's first line, or its first two joined when the first ends in ':' (jtop's
+    "... Please run:" puts the command on the next line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 # -- readings ------------------------------------------------------------------------------

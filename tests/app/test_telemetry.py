@@ -144,8 +144,8 @@ def test_jtop_service_missing_falls_back_and_logs_once(fake_jtop, caplog):
     assert snap["source"] == "system"
     lines = [r.getMessage() for r in caplog.records if "jtop" in r.getMessage()]
     assert lines == [
-        "telemetry: jtop unavailable (The jtop.service is not active. Please run:); "
-        "using /proc and /sys"
+        "telemetry: jtop unavailable (The jtop.service is not active. Please run: "
+        "sudo jtop --install-service); using /proc and /sys"
     ]
 
 
