@@ -17,6 +17,7 @@ $(VENV)/.runtime: requirements.txt
 # Everything: training, conversion, tests. albumentations pulls opencv-python-headless, which
 # shares the cv2 module with opencv-python; reinstall the GUI build last so windows work.
 $(VENV)/.dev: $(VENV)/.runtime requirements-train.txt requirements-dev.txt
+	scripts/system-deps.sh train
 	$(PIP) install -q -r requirements-dev.txt
 	$(PIP) install -q --force-reinstall --no-deps $(OPENCV)
 	touch $@
@@ -39,6 +40,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/voc_encode.py
 	$(PY) bench/loader.py
+	$(PY) bench/train_step.py
 	$(PY) bench/overlay.py
 	$(PY) bench/engines.py --bundle models/camvid-unet
 	$(PY) bench/pipeline.py

@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command line (not a call from Python): switch allocator first
+        from training.allocator import reexec_with_tcmalloc
+
+        reexec_with_tcmalloc(sys.argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stdout)
     args = _parser().parse_args(argv)
@@ -70,6 +74,9 @@ def _train(args) -> int:
     if args.resume and out is not None and (out / "config.yaml").is_file():
         config_path = out / "config.yaml"  # a resumed run keeps the settings it started with
     config = load_config(config_path, overrides)
+    from training.allocator import active_allocator
+
+    logging.getLogger("training").info("memory allocator: %s", active_allocator())
     from training.datasets import open_dataset
 
     for split in (config.data.train_split, config.data.val_split):

@@ -94,6 +94,11 @@ def test_sigterm_saves_state_and_resume_works(tmp_path, tiny_camvid):
     output = "".join(lines) + output
     assert process.returncode == 130, output[-2000:]
     assert "stopping after this batch" in output and "continue with --resume" in output
+    # the command line re-executed itself under tcmalloc (same PID: the signal still arrived)
+    from training.allocator import tcmalloc_library
+
+    expected = "tcmalloc" if tcmalloc_library() else "glibc malloc"
+    assert f"memory allocator: {expected}" in output
     assert (run / "model.h5").is_file() and (run / "state" / "checkpoint").is_file()
     done = epochs_in(run)[-1] if (run / "history.csv").exists() else 0
     assert done < 50
