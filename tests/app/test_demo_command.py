@@ -24,10 +24,13 @@ FRAMES = 12
 def test_make_demo_runs_the_app_on_the_demo_config():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    # -n: print the commands (the install steps too, when due) without running them
-    dry = subprocess.run(["make", "-n", "demo"], cwd=ROOT,
+    # -n: print the commands (the install steps too, when due) without running them; under
+    # `make test` the parent make's variables would turn this into a verbose sub-make
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "demo"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
-    assert re.search(r"-m app --config configs/app.yaml\s*$", dry.strip().splitlines()[-1]), dry
+    runs = [line.strip() for line in dry.splitlines() if " -m app " in line]
+    assert len(runs) == 1 and runs[0].endswith("-m app --config configs/app.yaml"), dry
 
 
 def test_demo_command_records_the_annotated_clip(tmp_path):
