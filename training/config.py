@@ -59,7 +59,7 @@ class AugmentConfig(_Strict):
 class PhaseConfig(_Strict):
     """Switches augmentation from a given epoch on (e.g. full-size crops for the last epochs)."""
 
-    from_epoch: int = Field(ge=0)
+    from_epoch: int = Field(ge=1, description="first epoch of the phase, counted from 1 as logged")
     crop: tuple[int, int] | None = None
     batch_size: int | None = None
 

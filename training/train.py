@@ -187,9 +187,10 @@ class Phases(keras.callbacks.Callback):
         self.config, self.loader = config, loader
 
     def crop_for(self, epoch: int):
+        """The crop for Keras' 0-based `epoch`; `from_epoch` counts from 1, as the log does."""
         crop = self.config.train.augment.crop
         for phase in sorted(self.config.train.phases, key=lambda p: p.from_epoch):
-            if epoch >= phase.from_epoch:
+            if epoch + 1 >= phase.from_epoch:
                 crop = phase.crop
         return crop
 

@@ -164,3 +164,15 @@ def test_a_signal_after_the_last_batch_keeps_the_epoch_whole():
     stopper.on_epoch_begin(1)
     stopper.on_train_batch_end(0)
     assert stopper.partial_epoch
+
+
+def test_a_phase_starts_at_the_epoch_it_names_counted_as_the_log_counts(tmp_path, tiny_camvid):
+    from training.config import PhaseConfig, load_config
+    from training.train import Phases
+
+    config = load_config(tiny_config(tiny_camvid, tmp_path / "tiny.yaml", epochs=4))
+    config.train.phases = [PhaseConfig(from_epoch=3, crop=None)]
+    phases = Phases(config, loader=None)
+    # Keras numbers epochs from 0; the log (and the config) from 1: epochs 3 and 4 are full size
+    crop = config.train.augment.crop
+    assert [phases.crop_for(keras_epoch) for keras_epoch in range(4)] == [crop, crop, None, None]
