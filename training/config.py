@@ -61,7 +61,6 @@ class PhaseConfig(_Strict):
 
     from_epoch: int = Field(ge=1, description="first epoch of the phase, counted from 1 as logged")
     crop: tuple[int, int] | None = None
-    batch_size: int | None = None
 
 
 class TrainConfig(_Strict):
