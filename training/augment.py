@@ -8,6 +8,7 @@ PAD and are ignored by the losses and metrics.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import albumentations as A
 import cv2
@@ -41,9 +42,12 @@ def _pad_to_32() -> A.PadIfNeeded:
     )
 
 
-def train_transform(config: AugmentConfig, crop: tuple[int, int] | None = None) -> Transform:
-    """Flip, zoom/shift/rotate, colour jitter, then a random crop (or pad) to a multiple of 32."""
-    crop = crop if crop is not None else config.crop
+def train_transform(config: AugmentConfig,
+                    crop: tuple[int, int] | None | Literal["config"] = "config") -> Transform:
+    """Flip, zoom/shift/rotate, colour jitter, then a random crop to `crop` (default: the
+    config's), or with `crop=None` the whole image padded to a multiple of 32."""
+    if crop == "config":
+        crop = config.crop
     steps: list[A.BasicTransform] = []
     if config.flip:
         steps.append(A.HorizontalFlip(p=0.5))

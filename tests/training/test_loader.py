@@ -46,3 +46,13 @@ def test_padding_is_void(tiny_camvid):
                     shuffle=False)
     _, onehot = loader[0]
     assert onehot[0, 50:].sum() == 0 and onehot[0, :50, :70].sum() > 0
+
+
+def test_full_image_phase_pads_instead_of_cropping():
+    config = AugmentConfig(crop=(64, 64), color_jitter=0.0)
+    image = np.zeros((100, 130, 3), np.uint8)
+    mask = np.zeros((100, 130), np.uint8)
+    cropped, _ = train_transform(config)(image, mask)
+    whole, whole_mask = train_transform(config, crop=None)(image, mask)
+    assert cropped.shape[:2] == (64, 64)
+    assert whole.shape[:2] == whole_mask.shape == (128, 160)  # padded to a multiple of 32
