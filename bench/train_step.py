@@ -3,9 +3,9 @@
     .venv/bin/python bench/train_step.py [--config configs/camvid-scratch.yaml] [--steps 6]
         [--rounds 2]
 
-Each measurement is a fresh process (LD_PRELOAD only works at start) that builds and compiles the
-Unet as training/train.py does and times `train_on_batch` on one batch of the config's crop size
-after 2 warm-up steps. The two allocators alternate, `--rounds` times each, so a busy machine
+Each measurement is a fresh process (LD_PRELOAD only works at start) that builds the data set,
+Loader and Unet as training/train.py does and times `fit` steps (the Loader's threads making the
+batches) after 2 warm-up steps; it needs the config's data set (CamVid for the default). The two allocators alternate, `--rounds` times each, so a busy machine
 slows both alike; the ratio uses each allocator's best round.
 Needs Debian's libtcmalloc-minimal4 (`scripts/system-deps.sh train`).
 """
@@ -26,30 +26,36 @@ WARMUP_STEPS = 2
 
 
 def child(config_path: str, steps: int) -> None:
-    import numpy as np
-
+    """Time `fit` steps as training/train.py runs them: the Loader's threads feed real batches."""
+    from training.augment import train_transform
     from training.config import load_config
+    from training.datasets import open_dataset
     from training.framework import keras
+    from training.loader import Loader
     from training.losses import build_loss, build_metrics
-    from training.model import build_unet
+    from training.model import build_unet, preprocessing
 
     config = load_config(config_path)
-    height, width = config.train.augment.crop or (384, 480)
     batch = config.train.batch_size
-    rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (batch, height, width, 3)).astype("float32")
-    labels = np.eye(config.n_outputs, dtype="float32")[
-        rng.integers(0, config.n_outputs, (batch, height, width))]
+    train_set = open_dataset(config.data, config.data.train_split)
+    loader = Loader(train_set, batch, train_transform(config.train.augment),
+                    preprocessing(config.model.backbone), shuffle=True,
+                    workers=config.train.workers, cache=config.data.cache, seed=config.train.seed)
     model = build_unet(config)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
                   loss=build_loss(config.train, [1.0] * config.n_outputs),
                   metrics=build_metrics())
-    for _ in range(WARMUP_STEPS):
-        model.train_on_batch(images, labels)
-    started = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(images, labels)
-    seconds = (time.perf_counter() - started) / steps
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, index, logs=None):
+            if index == WARMUP_STEPS - 1:
+                self.started = time.perf_counter()
+
+    clock = Clock()
+    model.fit(loader, epochs=1, steps_per_epoch=WARMUP_STEPS + steps, callbacks=[clock],
+              workers=2, max_queue_size=4, verbose=0)
+    seconds = (time.perf_counter() - clock.started) / steps
+    height, width = config.train.augment.crop or (384, 480)
     print(json.dumps({"s_per_batch": seconds, "batch": batch, "size": [height, width]}))
 
 

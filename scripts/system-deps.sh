@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs: `runtime` (venv, GStreamer, PyGObject build deps),
-# `train` (runtime plus tcmalloc, which halves CPU training time: bench/train_step.py) or `test`
+# `train` (runtime plus tcmalloc, faster CPU training: bench/train_step.py) or `test`
 # (train plus Xvfb, ffmpeg, shellcheck, systemd tools). Installs only what is missing.
 set -euo pipefail
 
