@@ -10,6 +10,19 @@ import numpy as np
 import pytest
 
 
+def decode(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file (a recording or a clip), decoded by OpenCV."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
 @dataclass(frozen=True)
 class Clip:
     """A video written for the tests: frame i is a flat gray of `level(i)` with a moving box."""

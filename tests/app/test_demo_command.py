@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.app.conftest import decode
+
 ROOT = Path(__file__).resolve().parents[2]
 FRAMES = 12
 
@@ -47,13 +49,7 @@ def test_demo_command_records_the_annotated_clip(tmp_path):
     video = Path(printed.group(1))
     assert video.parent == record and video.is_file()
 
-    capture = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    frames = decode(video)
     assert len(frames) == FRAMES
     assert frames[0].shape == (360, 480, 3)
 

@@ -19,6 +19,7 @@ import pytest
 from test_display import send_key, xvfb  # noqa: F401 - the Xvfb fixture, shared
 
 from app.pipeline import RunOptions
+from tests.app.conftest import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,18 +41,6 @@ def write_config(path: Path, **sections) -> Path:
         base.setdefault(key, {}).update(value)
     path.write_text(yaml.safe_dump(base))
     return path
-
-
-def decode(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, clip):
