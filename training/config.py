@@ -43,6 +43,9 @@ class ModelConfig(_Strict):
     bn_momentum: float | None = Field(
         None, gt=0, lt=1, description="BatchNorm moving-average momentum for every layer; "
         "0.99 suits training from scratch (MobileNetV2's 0.999 lags ~1000 steps behind)")
+    init_weights: str | None = Field(
+        None, description="start from these weights (a run's checkpoints/epoch_NNN.weights.h5 "
+        "with the same model and classes; relative to the config file) instead of random ones")
 
     def final_activation(self, n_classes: int) -> str:
         return self.activation or ("softmax" if n_classes > 1 else "sigmoid")
@@ -113,6 +116,9 @@ def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     if not root.is_absolute():
         root = (path.parent / root).resolve()
     config.data.root = str(root)
+    if config.model.init_weights:
+        init = Path(config.model.init_weights).expanduser()
+        config.model.init_weights = str(init if init.is_absolute() else (path.parent / init).resolve())
     return config
 
 

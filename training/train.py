@@ -200,6 +200,18 @@ class Phases(keras.callbacks.Callback):
         log.info("epoch %d: training crop %s", epoch + 1, "full image" if crop is None else crop)
 
 
+def load_initial_weights(model, path: Path) -> None:
+    """Start from a checkpoint of an earlier run (a second schedule, or fine-tuning)."""
+    if not path.is_file():
+        raise ConfigError(f"model.init_weights: {path}: no such file")
+    try:
+        model.load_weights(str(path))
+    except ValueError as error:  # Keras names the first layer whose shapes differ
+        first = str(error).strip().splitlines()[0]
+        raise ConfigError(f"model.init_weights: {path} does not fit this model: {first}") from None
+    log.info("initial weights from %s", path)
+
+
 def train(config: Config, out: Path, resume: bool = False, limit: int | None = None) -> int:
     """Train; returns 0 when all epochs ran, 130 when stopped by a signal (state saved)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -237,6 +249,8 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
                         workers=config.train.workers, cache=config.data.cache)
 
     model = build_unet(config)
+    if config.model.init_weights and not resume:  # a resumed run restores its own state below
+        load_initial_weights(model, Path(config.model.init_weights))
     steps = len(train_loader) * config.train.epochs
     lr = config.train.learning_rate
     if config.train.lr_schedule == "cosine":

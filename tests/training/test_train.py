@@ -176,3 +176,59 @@ def test_a_phase_starts_at_the_epoch_it_names_counted_as_the_log_counts(tmp_path
     # Keras numbers epochs from 0; the log (and the config) from 1: epochs 3 and 4 are full size
     crop = config.train.augment.crop
     assert [phases.crop_for(keras_epoch) for keras_epoch in range(4)] == [crop, crop, None, None]
+
+
+def _with_init_weights(config: Path, path: Path, weights: Path, **changes) -> Path:
+    import yaml
+
+    raw = yaml.safe_load(config.read_text())
+    raw["model"]["init_weights"] = str(weights)
+    for section, values in changes.items():
+        raw[section].update(values)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_init_weights_starts_a_new_run_from_a_checkpoint(trained_run, tmp_path):
+    import h5py
+    import numpy as np
+
+    config, run = trained_run
+    start = run / "checkpoints/epoch_002.weights.h5"
+    # A learning rate too small to move the weights: the new run must end where it started.
+    second = _with_init_weights(config, tmp_path / "second.yaml", start,
+                                train={"epochs": 1, "learning_rate": 1e-12,
+                                       "min_learning_rate": 1e-12})
+    from training.__main__ import main
+
+    assert main(["train", "--config", str(second), "--out", str(tmp_path / "run")]) == 0
+
+    def kernels(path: Path) -> dict[str, np.ndarray]:
+        """Convolution kernels (BatchNorm statistics move even when the weights do not)."""
+        found: dict[str, np.ndarray] = {}
+        with h5py.File(path, "r") as handle:
+            handle.visititems(lambda name, item: found.__setitem__(name, item[()])
+                              if isinstance(item, h5py.Dataset) and item.ndim == 4
+                              and not name.startswith("optimizer") else None)
+        return found
+
+    before, after = kernels(start), kernels(tmp_path / "run/checkpoints/epoch_001.weights.h5")
+    assert len(before) > 20 and before.keys() == after.keys()
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name], atol=1e-6, err_msg=name)
+
+
+def test_init_weights_that_do_not_fit_are_one_line(trained_run, tmp_path, capsys):
+    config, run = trained_run
+    start = run / "checkpoints/epoch_002.weights.h5"
+    fewer = _with_init_weights(config, tmp_path / "fewer.yaml", start,
+                               data={"classes": ["sky", "road"]})
+    code, _, err = main_in_process(capsys, "train", "--config", str(fewer), "--out",
+                                   str(tmp_path / "a"))
+    assert code == 2
+    assert err.count("\n") == 1 and "model.init_weights:" in err and "does not fit" in err
+    missing = _with_init_weights(config, tmp_path / "missing.yaml", tmp_path / "nope.weights.h5")
+    code, _, err = main_in_process(capsys, "train", "--config", str(missing), "--out",
+                                   str(tmp_path / "b"))
+    assert code == 2
+    assert err.strip() == f"error: model.init_weights: {tmp_path / 'nope.weights.h5'}: no such file"
