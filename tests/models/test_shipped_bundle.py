@@ -56,3 +56,26 @@ def test_road_at_the_bottom_centre_and_sky_at_the_top(labelled_frames):
 def test_bundle_is_within_the_size_budget():
     total = sum(f.stat().st_size for f in BUNDLE.iterdir() if f.is_file())
     assert total <= 25e6, f"{total / 1e6:.1f} MB"
+
+
+def test_val_score_is_what_the_bundle_records_and_meets_the_goal(tmp_path):
+    """The model card's mIoU, reproduced: `python -m training evaluate` on CamVid val."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.training.conftest import CAMVID
+
+    if not (CAMVID / "val").is_dir():
+        pytest.skip(f"CamVid not found at {CAMVID} (set CAMVID_ROOT)")
+    scores = tmp_path / "scores.json"
+    subprocess.run([sys.executable, "-m", "training", "evaluate", "--bundle", str(BUNDLE),
+                    "--data", str(CAMVID), "--split", "val", "--json", str(scores)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=600)
+    measured = json.loads(scores.read_text())
+    recorded = yaml.safe_load((BUNDLE / "model.yaml").read_text())["provenance"]["metrics"]
+    assert measured["samples"] == recorded["samples"] == 101
+    assert measured["miou"] == pytest.approx(recorded["miou"], abs=1e-6)
+    assert measured["miou"] >= 0.50
