@@ -232,3 +232,10 @@ def test_init_weights_that_do_not_fit_are_one_line(trained_run, tmp_path, capsys
                                    str(tmp_path / "b"))
     assert code == 2
     assert err.strip() == f"error: model.init_weights: {tmp_path / 'nope.weights.h5'}: no such file"
+    text = tmp_path / "notes.txt"
+    text.write_text("not weights\n")
+    not_weights = _with_init_weights(config, tmp_path / "text.yaml", text)
+    code, _, err = main_in_process(capsys, "train", "--config", str(not_weights), "--out",
+                                   str(tmp_path / "c"))
+    assert code == 2
+    assert err.count("\n") == 1 and "is not a Keras weights file" in err
