@@ -14,9 +14,9 @@ def _valid(gt):
     return tf.cast(tf.reduce_sum(gt, axis=-1, keepdims=True) > 0, gt.dtype)
 
 
-def _masked(fn, name: str):
+def _masked(fn, name: str, offset: float = 0.0):
     def wrapped(gt, pr):
-        return fn(gt, pr * _valid(gt))
+        return fn(gt, pr * _valid(gt)) + offset
 
     wrapped.__name__ = name
     return wrapped
@@ -25,15 +25,19 @@ def _masked(fn, name: str):
 def build_loss(config: TrainConfig, class_weights: list[float] | None):
     weights = None if class_weights is None else list(map(float, class_weights))
     dice = sm.losses.DiceLoss(class_weights=weights)
+    # segmentation_models' weighted Dice is 1 - mean(w * score), below 0 once the weights average
+    # above 1 (median-frequency weights do); adding mean(w) - 1 makes it mean(w * (1 - score)) >= 0
+    # with the same gradients, so a logged loss of 0 means perfect again.
+    offset = 0.0 if weights is None else sum(weights) / len(weights) - 1.0
     focal = sm.losses.CategoricalFocalLoss()
     if config.loss == "dice":
-        return _masked(dice, "dice_loss")
+        return _masked(dice, "dice_loss", offset)
     if config.loss == "focal":
         return _masked(focal, "focal_loss")
     if config.loss == "crossentropy":
         cce = sm.losses.CategoricalCELoss(class_weights=weights)
         return _masked(cce, "crossentropy_loss")
-    return _masked(dice + focal, "dice_focal_loss")
+    return _masked(dice + focal, "dice_focal_loss", offset)
 
 
 def build_metrics():
