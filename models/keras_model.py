@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from models.errors import first_line
 from models.tf_env import keras, tf
 
 
@@ -32,4 +33,4 @@ def load_full_model(path: str | Path, compile: bool = False):
     try:
         return keras.models.load_model(str(path), custom_objects=CUSTOM_OBJECTS, compile=compile)
     except (OSError, ValueError) as error:
-        raise KerasModelError(f"{path}: cannot load model ({str(error).splitlines()[0]})") from None
+        raise KerasModelError(f"{path}: cannot load model ({first_line(error)})") from None

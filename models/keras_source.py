@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from models.errors import first_line
 from models.preprocess import preprocess_mode
 from models.source import Source, SourceError
 from training.framework import keras, sm
@@ -42,10 +43,9 @@ def _rebuild(source: Source) -> keras.Model:
         if status is not None:  # TF-format checkpoints load lazily; make a mismatch loud
             status.assert_existing_objects_matched()
     except (ValueError, OSError, AssertionError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SourceError(
             f"{source.checkpoint}: weights do not fit the {source.backbone} Unet built from "
-            f"{source.config} ({first[:160]})"
+            f"{source.config} ({first_line(error)[:160]})"
         ) from None
     return model
 

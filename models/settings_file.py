@@ -9,6 +9,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from models.errors import first_line
+
 Settings = TypeVar("Settings", bound=BaseModel)
 
 
@@ -25,7 +27,7 @@ def read_mapping(path: Path) -> dict:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({first_line(error)})") from None
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return {key: {} if value is None else value for key, value in (loaded or {}).items()}

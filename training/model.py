@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.errors import first_line
 from training.config import Config
 from training.framework import keras, sm
 
@@ -31,7 +32,7 @@ def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] =
             ) from None
         raise
     except Exception as error:  # keras' get_file wraps network failures in plain Exception
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = first_line(error)
         if settings.encoder_weights and ("fetch" in message.lower() or "url" in message.lower()):
             raise ModelError(
                 f"model.encoder_weights: cannot download the ImageNet weights for "

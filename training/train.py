@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import first_line
 from training.augment import eval_transform, train_transform
 from training.config import Config, ConfigError, dump_config
 from training.datasets import open_dataset
@@ -200,10 +201,6 @@ class Phases(keras.callbacks.Callback):
         log.info("epoch %d: training crop %s", epoch + 1, "full image" if crop is None else crop)
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def load_initial_weights(model, path: Path) -> None:
     """Start from a checkpoint of an earlier run (a second schedule, or fine-tuning)."""
     if not path.is_file():
@@ -212,10 +209,10 @@ def load_initial_weights(model, path: Path) -> None:
         model.load_weights(str(path))
     except OSError as error:  # h5py: not an HDF5 file at all
         raise ConfigError(f"model.init_weights: {path} is not a Keras weights file "
-                          f"(.weights.h5): {_first_line(error)}") from None
+                          f"(.weights.h5): {first_line(error)}") from None
     except ValueError as error:  # Keras names the first layer whose shapes differ
         raise ConfigError(f"model.init_weights: {path} does not fit this model: "
-                          f"{_first_line(error)}") from None
+                          f"{first_line(error)}") from None
     log.info("initial weights from %s", path)
 
 
