@@ -112,14 +112,16 @@ def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     raw = read_mapping(path)
     apply_overrides(raw, overrides, str(path))
     config = validate(Config, raw, str(path))
-    root = Path(config.data.root).expanduser()
-    if not root.is_absolute():
-        root = (path.parent / root).resolve()
-    config.data.root = str(root)
+    config.data.root = _beside(path, config.data.root)
     if config.model.init_weights:
-        init = Path(config.model.init_weights).expanduser()
-        config.model.init_weights = str(init if init.is_absolute() else (path.parent / init).resolve())
+        config.model.init_weights = _beside(path, config.model.init_weights)
     return config
+
+
+def _beside(config_path: Path, value: str) -> str:
+    """A path from the config: absolute as written, else relative to the config file."""
+    target = Path(value).expanduser()
+    return str(target if target.is_absolute() else (config_path.parent / target).resolve())
 
 
 def dump_config(config: Config, path: str | Path) -> None:
