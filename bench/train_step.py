@@ -5,8 +5,9 @@
 
 Each measurement is a fresh process (LD_PRELOAD only works at start) that builds the data set,
 Loader and Unet as training/train.py does and times `fit` steps (the Loader's threads making the
-batches) after 2 warm-up steps; it needs the config's data set (CamVid for the default). The two allocators alternate, `--rounds` times each, so a busy machine
-slows both alike; the ratio uses each allocator's best round.
+batches) after 2 warm-up steps; it needs the config's data set (CamVid for the default). The two
+allocators alternate, `--rounds` times each, so a busy machine slows both alike; the ratio uses
+each allocator's best round.
 Needs Debian's libtcmalloc-minimal4 (`scripts/system-deps.sh train`).
 """
 

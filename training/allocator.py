@@ -3,8 +3,8 @@
 TensorFlow frees and reallocates its large activation buffers every step. glibc's malloc hands
 buffers that big back to the kernel and maps fresh zeroed pages for the next step: the CamVid run
 made 104,000 page faults a second (270 under tcmalloc), and a batch took ~4.8 s instead of ~3 s.
-`bench/train_step.py` measures the difference side by side (1.34x on a 2-core CPU). LD_PRELOAD only takes effect at
-process start, hence the re-exec; SEGCAM_MALLOC=system turns it off.
+`bench/train_step.py` measures the difference side by side (1.34x on a 2-core CPU). LD_PRELOAD
+only takes effect at process start, hence the re-exec; SEGCAM_MALLOC=system turns it off.
 """
 
 from __future__ import annotations
