@@ -129,17 +129,10 @@ def _run(config, engine, args) -> int:
     pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
 
     def on_signal(signum, _frame) -> None:
-        # Only flags are set here (no locks): the handler runs between two bytecodes of
-        # whatever the main thread was doing.
-        name = signal.Signals(signum).name
-        if pipeline.stopping:
-            log.warning("%s again: stopping now without draining (the segment is still closed)",
-                        name)
-            pipeline.stop_now()
-            return
-        log.info("%s: finishing queued frames and closing the recording", name)
-        notifier.stopping()
-        pipeline.stop()
+        # Only a plain append here: the handler runs between two bytecodes of whatever the main
+        # thread was doing, maybe inside a lock the logger or an Event holds. The supervisor
+        # loop logs it and stops the pipeline within one poll.
+        pipeline.request_stop(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -42,6 +43,8 @@ class LatestSlot(Generic[T]):
         """Wait up to `timeout` for the slot to be taken; True when it is empty."""
         with self._cond:
             return self._cond.wait_for(lambda: self._item is None, timeout)
+
+    wait_for_room = wait_empty  # the one name put_waiting() needs
 
     def get(self, timeout: float) -> T | None:
         """The newest item, or None after `timeout` seconds without one."""
@@ -89,3 +92,24 @@ class DropOldestQueue(Generic[T]):
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
+
+
+class _Bounded(Protocol[T]):
+    def put(self, item: T) -> None: ...
+    def wait_for_room(self, timeout: float) -> bool: ...
+
+
+def put_waiting(target: _Bounded[T], item: T, halt: threading.Event, beat: Callable[[], None],
+                poll_s: float) -> bool:
+    """For sources that are not live: wait for room instead of dropping. False on `halt`.
+
+    The consumer leaves only when its producer is done or on `halt`, so polling `halt` is what
+    keeps a producer from waiting forever for a consumer that has died. Only one thread puts,
+    so the room cannot be taken between the wait and the put.
+    """
+    while not halt.is_set():
+        beat()
+        if target.wait_for_room(poll_s):
+            target.put(item)
+            return True
+    return False

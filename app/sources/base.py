@@ -66,6 +66,8 @@ class Source(ABC):
     """
 
     is_live: bool = False  # cameras and network streams are live; files and folders are not
+    fps: float | None = None  # nominal frames per second, when the source knows it
+    size: tuple[int, int] | None = None  # (width, height), when known before the first frame
 
     def __init__(self, uri: str, name: str | None = None) -> None:
         self.uri = uri

@@ -64,3 +64,12 @@ def png_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert cv2.imwrite(str(folder / f"frame_{i:03d}.png"), image)
     (folder / "notes.txt").write_text("not an image\n")
     return folder
+
+
+@pytest.fixture
+def engine(tiny_bundle):
+    """The real LiteRT engine on the tiny bundle, closed after the test."""
+    from app.engines import open_engine
+
+    with open_engine(tiny_bundle, backend="litert") as opened:
+        yield opened

@@ -197,14 +197,6 @@ def pipeline_config(**overrides):
     return load_app_config(None, {**base, **overrides})
 
 
-@pytest.fixture
-def engine(tiny_bundle):
-    from app.engines import open_engine
-
-    with open_engine(tiny_bundle, backend="litert") as opened:
-        yield opened
-
-
 class StuckEngine:
     """The real engine, except that infer() blocks from call `after` until released."""
 
@@ -326,20 +318,21 @@ def test_unwritable_record_dir_stops_recording_only(engine, clip, tmp_path, capl
 
 
 def test_hud_says_camera_offline_and_the_idle_window_picture_is_dimmed(engine):
-    from app.pipeline import OFFLINE_SIZE, Pipeline
+    from app.outputs.display import OFFLINE_SIZE, idle_picture
+    from app.pipeline import Pipeline
 
     pipeline = Pipeline(pipeline_config(), engine, RunOptions(headless=True))
     assert "CAMERA OFFLINE" not in pipeline.hud.text(pipeline.offline)
-    assert pipeline._idle_picture(None) is None  # starting up: no window content yet
-    pipeline.offline = True  # as the capture thread sets it when the camera fails
+    assert idle_picture(None, False, None) is None  # starting up: no window content yet
+    pipeline.capture.offline = True  # as the capture thread sets it when the camera fails
     assert "CAMERA OFFLINE" in pipeline.hud.text(pipeline.offline)  # at once, not after the HUD period
-    blank = pipeline._idle_picture(None)  # no frame ever came: a dark placeholder with text
+    hud = pipeline.hud.text(pipeline.offline)
+    blank = idle_picture(None, True, hud)  # no frame ever came: a dark placeholder with text
     assert blank.shape == (*OFFLINE_SIZE, 3) and blank.any()
     last = np.full((120, 160, 3), 200, np.uint8)
-    dimmed = pipeline._idle_picture(last)
+    dimmed = idle_picture(last, True, hud)
     assert dimmed.shape == last.shape and dimmed.max() <= 255 and dimmed[-1, -1, 0] == 100
-    pipeline.offline = False
-    assert pipeline._idle_picture(last) is last  # online and idle: repaint the last frame
+    assert idle_picture(last, False, hud) is last  # online and idle: repaint the last frame
 
 
 # -- failure paths, as a user meets them ----------------------------------------------------------

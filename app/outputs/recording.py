@@ -1,5 +1,5 @@
-"""The output thread's side of recording: one segment recorder at a time, opened on the first
-frame, replaced when the frame size changes, given up for the run when the disk fails."""
+"""The recording output: one segment recorder at a time, opened on the first frame, replaced
+when the frame size changes, given up for the run when the disk fails."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from app.config import RecordSettings
+from app.outputs.base import Output, Rendered
 
 log = logging.getLogger(__name__)
 
 
-class RecordingSink:
+DEFAULT_FPS = 15.0  # when neither record.fps, the source nor source.fps gives a rate
+
+
+class RecordingOutput(Output):
+    name = "recorder"
+
     def __init__(self, settings: RecordSettings, halt: threading.Event,
-                 heartbeat: Callable[[], None], poll_s: float) -> None:
+                 heartbeat: Callable[[], None], poll_s: float,
+                 configured_source_fps: float | None = None) -> None:
         self.settings = settings
+        self.configured_source_fps = configured_source_fps
         self.halt = halt
         self.heartbeat = heartbeat  # called while a clip waits for the encoder
         self.poll_s = poll_s
@@ -34,7 +42,15 @@ class RecordingSink:
             recorder = self.recorder
             return self._closed_drops + (recorder.dropped if recorder else 0)
 
-    def write(self, annotated: np.ndarray, *, live: bool, fps: float) -> None:
+    def fps(self, source_fps: float | None) -> float:
+        """The recording's frame rate: configured, else the source's, else source.fps, else 15."""
+        return next(f for f in (self.settings.fps, source_fps, self.configured_source_fps,
+                                DEFAULT_FPS) if f and f > 0)
+
+    def write(self, rendered: Rendered) -> None:
+        self.record(rendered.image, live=rendered.live, fps=self.fps(rendered.source_fps))
+
+    def record(self, annotated: np.ndarray, *, live: bool, fps: float) -> None:
         """Record one annotated frame; a live source drops when the encoder is behind, a clip
         waits for it so every frame is recorded."""
         if not self.settings.enabled or self._stopped:
