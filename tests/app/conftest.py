@@ -10,6 +10,16 @@ import numpy as np
 import pytest
 
 
+def pipeline_config(**overrides):
+    """An in-process app config: 160x120 test pattern, no recording, window or telemetry."""
+    from app.config import load_app_config
+
+    base = {"source.uri": "test://", "source.fps": 30, "source.width": 160, "source.height": 120,
+            "record.enabled": False, "telemetry.enabled": False, "display.enabled": False,
+            "pipeline.stats_interval_s": 0.5}
+    return load_app_config(None, {**base, **overrides})
+
+
 def decode(path: Path) -> list[np.ndarray]:
     """Every frame of a video file (a recording or a clip), decoded by OpenCV."""
     capture = cv2.VideoCapture(str(path))

@@ -7,8 +7,7 @@ import logging
 from app.outputs import Output, Rendered
 from app.pipeline import Pipeline, RunOptions
 from app.segmenter import Segmenter
-from tests.app.conftest import decode
-from tests.app.test_pipeline import pipeline_config
+from tests.app.conftest import decode, pipeline_config
 
 
 class BrokenOutput(Output):

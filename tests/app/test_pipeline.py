@@ -19,7 +19,7 @@ import pytest
 from test_display import send_key, xvfb  # noqa: F401 - the Xvfb fixture, shared
 
 from app.pipeline import RunOptions
-from tests.app.conftest import decode
+from tests.app.conftest import decode, pipeline_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -186,15 +186,6 @@ def test_memory_stays_flat_while_inference_is_slower_than_capture(tmp_path, tiny
 
 
 # -- failure paths, in process: the real tiny bundle, one part made to fail ----------------------
-
-
-def pipeline_config(**overrides):
-    from app.config import load_app_config
-
-    base = {"source.uri": "test://", "source.fps": 30, "source.width": 160, "source.height": 120,
-            "record.enabled": False, "telemetry.enabled": False, "display.enabled": False,
-            "pipeline.stats_interval_s": 0.5}
-    return load_app_config(None, {**base, **overrides})
 
 
 class StuckEngine:

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import yaml
 
-from app.config import load_app_config
 from app.notify import ServiceNotifier
 from app.pipeline import Pipeline, RunOptions
+from tests.app.conftest import pipeline_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,13 +92,6 @@ def notifier_env(listener: Listener, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert notifier.enabled and notifier.watchdog_interval == pytest.approx(0.2)
     yield notifier
     notifier.close()
-
-
-def app_config(**overrides):
-    base = {"source.uri": "test://", "source.fps": 30, "source.width": 160, "source.height": 120,
-            "record.enabled": False, "telemetry.enabled": False, "display.enabled": False,
-            "pipeline.stats_interval_s": 0.5}
-    return load_app_config(None, {**base, **overrides})
 
 
 class Runner:
@@ -210,7 +203,7 @@ def test_hung_inference_stops_the_watchdog_pings(tiny_bundle, listener, notifier
 
     engine = open_engine(tiny_bundle, backend="litert")
     hanging = HangingEngine(engine, frames=30)  # about 1 s of frames at 30 fps
-    pipeline = Pipeline(app_config(), hanging, RunOptions(headless=True), notifier=notifier_env)
+    pipeline = Pipeline(pipeline_config(), hanging, RunOptions(headless=True), notifier=notifier_env)
     runner = Runner(pipeline)
     try:
         assert hanging.hanging.wait(60), "inference never reached the hang"
@@ -245,7 +238,7 @@ def run_offline(tiny_bundle, seconds: float, notifier: ServiceNotifier) -> tuple
     from app.engines import open_engine
 
     engine = open_engine(tiny_bundle, backend="litert")
-    config = app_config(**{"source.uri": "rtsp://127.0.0.1:9/x", "source.timeout_s": 1,
+    config = pipeline_config(**{"source.uri": "rtsp://127.0.0.1:9/x", "source.timeout_s": 1,
                            "source.reconnect_initial_s": 0.2, "source.reconnect_max_s": 0.5})
     pipeline = Pipeline(config, engine, RunOptions(headless=True), notifier=notifier)
     started = time.monotonic()
