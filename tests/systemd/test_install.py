@@ -11,8 +11,7 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,26 +42,6 @@ def root(tmp_path: Path) -> Path:
     path = tmp_path / "root"
     path.mkdir()
     return path
-
-
-@pytest.fixture
-def shared_install() -> Iterator[Path]:
-    """install.sh copied where any user can read it.
-
-    The checkout may sit in a folder only root can enter (a clone in `mktemp -d`, mode 0700), and
-    pytest's tmp_path is 0700 too; an unprivileged run of the checkout's own script would then fail
-    with "Permission denied" (exit 126) before the script says anything.
-    """
-    base = Path(tempfile.mkdtemp(prefix="segcam-install-"))
-    try:
-        base.chmod(0o755)
-        (base / "systemd").mkdir(mode=0o755)
-        script = base / "systemd" / "install.sh"
-        shutil.copy2(INSTALL, script)
-        script.chmod(0o755)
-        yield script
-    finally:
-        shutil.rmtree(base)
 
 
 def install(
@@ -263,11 +242,14 @@ def test_jetson_site_packages_keep_the_system_opencv_and_numpy(source: Path, roo
     assert "--system-site-packages" not in forced.stdout.replace("--no-system-site-packages", "")
 
 
-def test_refuses_to_run_unprivileged_without_root_or_dry_run(shared_install: Path) -> None:
+def test_refuses_to_run_unprivileged_without_root_or_dry_run(
+    shared_copy: Callable[[str], Path],
+) -> None:
     if shutil.which("setpriv") is None or os.geteuid() != 0:
         pytest.skip("needs root and setpriv to drop to an unprivileged user")
-    # No --source: the refusal must come first, before the script looks at any project.
-    result = install(None, uid=65534, check=False, script=shared_install)  # nobody
+    # A copy any user can read (conftest.py); no --source: the refusal must come first.
+    script = shared_copy("systemd/install.sh")
+    result = install(None, uid=65534, check=False, script=script)  # nobody
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr == "install.sh: must run as root (or use --dry-run, or --root DIR to stage)\n"
 
