@@ -256,7 +256,9 @@ def require_nspawn() -> None:
 
 def nspawn(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     cmd = ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "-D", NSPAWN_ROOT, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    # stdin from /dev/null: CI runs with none, and --pipe hands the container ours.
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def sync_checkout() -> None:
