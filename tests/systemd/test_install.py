@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,13 @@ def root(tmp_path: Path) -> Path:
 
 
 def install(
-    source: Path, *args: str, check: bool = True, uid: int | None = None
+    source: Path | None,
+    *args: str,
+    check: bool = True,
+    uid: int | None = None,
+    script: Path = INSTALL,
 ) -> subprocess.CompletedProcess[str]:
-    cmd = ["bash", str(INSTALL), "--source", str(source), *args]
+    cmd = ["bash", str(script), *(["--source", str(source)] if source else []), *args]
     if uid is not None:
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -237,11 +242,16 @@ def test_jetson_site_packages_keep_the_system_opencv_and_numpy(source: Path, roo
     assert "--system-site-packages" not in forced.stdout.replace("--no-system-site-packages", "")
 
 
-def test_refuses_to_run_unprivileged_without_root_or_dry_run(source: Path, root: Path) -> None:
+def test_refuses_to_run_unprivileged_without_root_or_dry_run(
+    shared_copy: Callable[[str], Path],
+) -> None:
     if shutil.which("setpriv") is None or os.geteuid() != 0:
         pytest.skip("needs root and setpriv to drop to an unprivileged user")
-    result = install(source, uid=65534, check=False)  # nobody
-    assert result.returncode != 0 and "must run as root" in result.stderr
+    # A copy any user can read (conftest.py); no --source: the refusal must come first.
+    script = shared_copy("systemd/install.sh")
+    result = install(None, uid=65534, check=False, script=script)  # nobody
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == "install.sh: must run as root (or use --dry-run, or --root DIR to stage)\n"
 
 
 def test_rejects_unknown_options(source: Path) -> None:

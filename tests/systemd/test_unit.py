@@ -224,10 +224,11 @@ def test_display_env_without_xauthority_is_headless(tmp_path: Path) -> None:
 
 
 # --- the real unit under a real systemd: a booted container ---------------------------------
-# Opt-in (minutes to provision, root, systemd-nspawn): SEGCAM_NSPAWN_ROOT=<a Debian 12 tree in
-# which `systemd/install.sh` ran once, see systemd/README.md "In a container">. Each test syncs
-# the current checkout into it (install.sh --no-venv), boots it with a driver unit that does the
-# checks from inside and powers off, and reads the driver's results from a bound folder.
+# Opt-in (root, systemd-nspawn): SEGCAM_NSPAWN_ROOT=<the Debian 12 tree that
+# scripts/provision-nspawn.sh prints; .ci/run does this after `make test`>. Each test syncs the
+# current checkout into it (install.sh --no-venv), boots it with a driver unit that does the
+# checks from inside and powers off, and reads the driver's results from a bound folder. The tree
+# is cached between runs, so a driver clears what an earlier run may have left (recordings).
 
 NSPAWN_ROOT = os.environ.get("SEGCAM_NSPAWN_ROOT", "")
 
@@ -242,19 +243,29 @@ WantedBy=multi-user.target
 """
 
 
-def _nspawn_ready() -> str | None:
-    if os.geteuid() != 0 or shutil.which("systemd-nspawn") is None:
-        return "needs root and systemd-nspawn"
+def require_nspawn() -> None:
+    """Skip unless SEGCAM_NSPAWN_ROOT is set; once it is, a tree that cannot be booted fails."""
     if not NSPAWN_ROOT:
-        return "set SEGCAM_NSPAWN_ROOT to a provisioned container tree (systemd/README.md)"
+        pytest.skip("set SEGCAM_NSPAWN_ROOT to the tree scripts/provision-nspawn.sh prints")
+    if os.geteuid() != 0 or shutil.which("systemd-nspawn") is None:
+        pytest.fail("SEGCAM_NSPAWN_ROOT is set, but booting it needs root and systemd-nspawn")
     if not Path(NSPAWN_ROOT, "opt/segcam/venv/bin/python").exists():
-        return f"{NSPAWN_ROOT}: no /opt/segcam/venv (run install.sh in it once)"
-    return None
+        pytest.fail(f"SEGCAM_NSPAWN_ROOT={NSPAWN_ROOT}: no /opt/segcam/venv in it"
+                    " (scripts/provision-nspawn.sh makes one)")
 
 
 def nspawn(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     cmd = ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "-D", NSPAWN_ROOT, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    # stdin from /dev/null: CI runs with none, and --pipe hands the container ours.
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def sync_checkout() -> None:
+    """This checkout into the tree as an upgrade would put it there (the venv stays)."""
+    synced = nspawn(f"--bind-ro={REPO}:/src", "--pipe", "/bin/bash", "/src/systemd/install.sh",
+                    "--source", "/src", "--no-venv", "--no-start", "--headless", timeout=300)
+    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
 
 
 def boot_with_driver(results: Path, driver: str, timeout: float = 240) -> str:
@@ -287,21 +298,8 @@ def show(log: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_in_a_booted_container_a_config_error_fails_once_without_looping(tmp_path: Path) -> None:
-    if reason := _nspawn_ready():
-        pytest.skip(reason)
-    synced = nspawn(
-        f"--bind-ro={REPO}:/src",
-        "--pipe",
-        "/bin/bash",
-        "/src/systemd/install.sh",
-        "--source",
-        "/src",
-        "--no-venv",
-        "--no-start",
-        "--headless",
-        timeout=300,
-    )
-    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
+    require_nspawn()
+    sync_checkout()
     config = Path(NSPAWN_ROOT, "etc/segcam/app.yaml")
     saved = config.read_bytes() if config.exists() else None
     config.write_text("source:\n  uri: test://\n  no_such_key: 1\n")
@@ -333,11 +331,8 @@ def test_in_a_booted_container_a_config_error_fails_once_without_looping(tmp_pat
 def test_in_a_booted_container_the_real_app_becomes_ready_and_stops_cleanly(tmp_path: Path) -> None:
     """The real unit and app under systemd: READY=1 (ActiveState=active needs it for Type=notify),
     watchdog kept fed, a clean stop with exit 0 and a closed recording."""
-    if reason := _nspawn_ready():
-        pytest.skip(reason)
-    synced = nspawn(f"--bind-ro={REPO}:/src", "--pipe", "/bin/bash", "/src/systemd/install.sh",
-                    "--source", "/src", "--no-venv", "--no-start", "--headless", timeout=300)
-    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
+    require_nspawn()
+    sync_checkout()
     config = Path(NSPAWN_ROOT, "etc/segcam/app.yaml")
     saved = config.read_bytes() if config.exists() else None
     config.write_text("source: {uri: test://, fps: 15, width: 320, height: 240}\n"
@@ -346,6 +341,8 @@ def test_in_a_booted_container_the_real_app_becomes_ready_and_stops_cleanly(tmp_
     try:
         log = boot_with_driver(
             tmp_path,
+            # The cached tree keeps an earlier run's segments: only this boot's may count.
+            "find /var/lib/segcam/recordings -mindepth 1 -delete\n"
             "systemctl start segcam.service; echo start_rc=$?\nsleep 40\n"  # > WatchdogSec=30
             "systemctl show segcam.service -p ActiveState -p SubState -p NRestarts -p StatusText\n"
             "systemctl stop segcam.service; echo stop_rc=$?\n"
