@@ -1,72 +1,11 @@
-"""Inference engines: one interface, several backends, chosen from the bundle and config.
+"""The engines moved to `models.engines` (imported by the app and by training alike).
 
-Importing this package imports no runtime: each backend imports its own (ai-edge-litert,
-onnxruntime, TensorFlow) when it is opened.
+Kept so callers outside this change (tests/app, bench/pipeline.py, scripts/demo_frame.py) still
+work; new code imports `models.engines`.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-from app.engines.base import Engine, EngineError
-from models.bundle import Bundle, load_bundle
-
-log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "litert", "onnx", "keras")
+from models.engines import BACKENDS, Engine, EngineError, choose_backend, open_engine
 
 __all__ = ["BACKENDS", "Engine", "EngineError", "choose_backend", "open_engine"]
-
-
-def open_engine(
-    bundle: Bundle | str | Path,
-    backend: str = "auto",
-    threads: int | None = None,
-    providers: list[str] | None = None,
-    cache_dir: str | Path | None = None,
-) -> Engine:
-    """Open `bundle` (a Bundle or its folder) on a backend; auto picks the fastest one here."""
-    if not isinstance(bundle, Bundle):
-        bundle = load_bundle(bundle)
-    if backend not in BACKENDS:
-        raise EngineError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
-    if backend == "auto":
-        backend = choose_backend(bundle, providers)
-        log.info("engine: auto chose %s", backend)
-    if backend == "litert":
-        from app.engines.litert import LiteRTEngine
-
-        return LiteRTEngine(bundle, threads=threads)
-    if backend == "onnx":
-        from app.engines.onnx import OnnxEngine
-
-        return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir)
-    from app.engines.keras import KerasEngine
-
-    return KerasEngine(bundle, threads=threads)
-
-
-def choose_backend(bundle: Bundle, providers: list[str] | None = None) -> str:
-    """ONNX when a GPU provider (TensorRT/CUDA) is usable, else LiteRT, else ONNX on the CPU."""
-    from app.engines.onnx import GPU_PROVIDERS, PROVIDERS, available_providers
-
-    available = available_providers()
-    wanted = {PROVIDERS.get(p.lower()) for p in providers} if providers else set(GPU_PROVIDERS)
-    has_gpu = any(p in available and p in wanted for p in GPU_PROVIDERS)
-    if "onnx" in bundle.files and has_gpu:
-        return "onnx"
-    if "tflite" in bundle.files and _has_module("ai_edge_litert"):
-        return "litert"
-    if "onnx" in bundle.files and available:
-        return "onnx"
-    raise EngineError(
-        f"{bundle.manifest_path}: no backend can run this bundle here (files: "
-        f"{', '.join(bundle.files)}; install ai-edge-litert or onnxruntime)"
-    )
-
-
-def _has_module(name: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(name) is not None

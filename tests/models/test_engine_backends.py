@@ -11,9 +11,9 @@ import pytest
 import yaml
 from testkit import CLASSES, ROOT
 
-from app.engines import EngineError, choose_backend, open_engine
-from app.engines.onnx import choose_providers, provider_options
 from models.bundle import MANIFEST, BundleError, load_bundle
+from models.engines import EngineError, choose_backend, open_engine
+from models.engines.onnx import choose_providers, provider_options
 from models.parity import agreement
 
 # Observed on this machine: 0.9995-1.0 for both fp16 files. An untrained Unet has near-ties
@@ -140,7 +140,7 @@ def test_tensorrt_gets_fp16_and_an_engine_cache(tmp_path: Path) -> None:
 def test_runtime_engines_do_not_import_tensorflow(bundle_dir: Path) -> None:
     code = (
         "import sys, numpy as np\n"
-        "from app.engines import open_engine\n"
+        "from models.engines import open_engine\n"
         f"frames = np.zeros((2, 64, 64, 3), np.uint8)\n"
         "for backend in ('litert', 'onnx'):\n"
         f"    assert open_engine({str(bundle_dir)!r}, backend=backend).infer(frames).shape == (2, 64, 64)\n"
@@ -149,3 +149,27 @@ def test_runtime_engines_do_not_import_tensorflow(bundle_dir: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.strip() == "False"
+
+
+def run_app(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", "--config", str(config), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def app_config(folder: Path, bundle: Path, backend: str) -> Path:
+    config = folder / "app.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": {"uri": "test://"}, "model": {"bundle": str(bundle), "backend": backend},
+        "display": {"enabled": False}, "record": {"enabled": False},
+        "telemetry": {"enabled": False},
+    }))
+    return config
+
+
+def test_the_app_points_the_keras_backend_to_training(bundle_dir: Path, tmp_path: Path) -> None:
+    result = run_app(app_config(tmp_path, bundle_dir, "auto"), "--backend", "keras",
+                     "--max-frames", "1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model.backend: the keras backend")
+    assert "python -m training evaluate --checkpoint" in lines[0]

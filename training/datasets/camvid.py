@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import labels
 from models.palette import CAMVID_CLASSES
 from training.datasets.common import (
     DatasetError,
@@ -35,7 +36,7 @@ class CamVid:
                 f"unknown CamVid class {unknown[0]!r}; choose from {', '.join(CAMVID_CLASSES)}"
             )
         self.class_values = [CAMVID_CLASSES.index(name) for name in self.classes]
-        self.add_background = len(self.classes) > 1
+        self.add_background = labels.has_background_channel(len(self.classes))
         self.void = None if "unlabelled" in self.classes else CAMVID_VOID
         image_dir, mask_dir = self.root / split, self.root / f"{split}annot"
         for folder in (image_dir, mask_dir):
@@ -48,7 +49,13 @@ class CamVid:
 
     @property
     def output_classes(self) -> list[str]:
-        return [*self.classes, "background"] if self.add_background else list(self.classes)
+        """Names of the one-hot channels, in order (background last when added)."""
+        return labels.channel_names(self.classes)
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names by label value, as a bundle converted from this data lists them."""
+        return labels.label_names(self.classes)
 
     def __len__(self) -> int:
         return len(self.images)

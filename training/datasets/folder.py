@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import labels
 from training.datasets.common import (
     DatasetError,
     check_pair,
@@ -74,8 +75,8 @@ class Folder:
         self.masks_dir = Path(masks_dir).expanduser()
         self.mask_suffix = mask_suffix
         self.classes = self._validate_classes(classes)
-        self.add_background = len(self.classes) > 1
-        self.channel_names = self.classes + (["background"] if self.add_background else [])
+        self.add_background = labels.has_background_channel(len(self.classes))
+        self.channel_names = labels.channel_names(self.classes)
         self._setup_encoding(values, colors, void_value, void_color)
 
         listing = [
@@ -248,6 +249,11 @@ class Folder:
     def output_classes(self) -> list[str]:
         """Names of the one-hot channels, in order (background last when added)."""
         return list(self.channel_names)
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names by label value, as a bundle converted from this data lists them."""
+        return labels.label_names(self.classes)
 
     def encode(self, index_mask: np.ndarray) -> np.ndarray:
         """One-hot encode an index mask from `sample_indices` (void all zeros)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import labels
 from models.palette import VOC_CLASSES, VOC_VOID, voc_palette
 from training.datasets.common import (
     DatasetError,
@@ -116,8 +117,8 @@ class VOC:
         self.split = split
         self.classes = validate_voc_classes(classes)
         self.class_values = [VOC_CLASSES.index(name) for name in self.classes]
-        self.add_background = len(self.classes) > 1
-        self.channel_names = self.classes + (["background"] if self.add_background else [])
+        self.add_background = labels.has_background_channel(len(self.classes))
+        self.channel_names = labels.channel_names(self.classes)
         self.void = VOC_VOID
         self.voc_dir = resolve_voc_dir(self.root, self.year)
         self.images_dir = self.voc_dir / "JPEGImages"
@@ -181,6 +182,11 @@ class VOC:
     def output_classes(self) -> list[str]:
         """Names of the one-hot channels, in order (background last when added)."""
         return list(self.channel_names)
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names by label value, as a bundle converted from this data lists them."""
+        return labels.label_names(self.classes)
 
     def encode(self, index_mask: np.ndarray) -> np.ndarray:
         """One-hot encode an index mask from `sample_indices` (void all zeros)."""
