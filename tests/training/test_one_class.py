@@ -68,8 +68,9 @@ def test_one_class_label_names_agree_everywhere(tmp_path: Path, capsys) -> None:
     assert yaml.safe_load((out / "model.yaml").read_text())["classes"] == EXPECTED
     assert list(load_bundle(out).classes) == EXPECTED
 
-    scores = tmp_path / "scores.json"
-    assert main(["evaluate", "--bundle", str(out), "--config", str(config_path),
-                 "--json", str(scores)]) == 0
+    for backend in ("litert", "keras"):  # the fp16 file, and the fp32 model it came from
+        scores = tmp_path / f"scores-{backend}.json"
+        assert main(["evaluate", "--bundle", str(out), "--config", str(config_path),
+                     "--backend", backend, "--json", str(scores)]) == 0
+        assert json.loads(scores.read_text())["classes"] == EXPECTED
     capsys.readouterr()
-    assert json.loads(scores.read_text())["classes"] == EXPECTED
