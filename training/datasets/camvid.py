@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models import labels
 from models.palette import CAMVID_CLASSES
 from training.datasets.common import (
     DatasetError,
@@ -15,11 +14,12 @@ from training.datasets.common import (
     read_index_mask,
     read_rgb,
 )
+from training.datasets.names import ClassNames
 
 CAMVID_VOID = CAMVID_CLASSES.index("unlabelled")
 
 
-class CamVid:
+class CamVid(ClassNames):
     """Lazy CamVid reader: `(image (H,W,3) uint8 RGB, mask (H,W,N) float32 one-hot)`.
 
     `classes` picks a subset by name; with more than one class a background channel is added
@@ -36,7 +36,6 @@ class CamVid:
                 f"unknown CamVid class {unknown[0]!r}; choose from {', '.join(CAMVID_CLASSES)}"
             )
         self.class_values = [CAMVID_CLASSES.index(name) for name in self.classes]
-        self.add_background = labels.has_background_channel(len(self.classes))
         self.void = None if "unlabelled" in self.classes else CAMVID_VOID
         image_dir, mask_dir = self.root / split, self.root / f"{split}annot"
         for folder in (image_dir, mask_dir):
@@ -46,16 +45,6 @@ class CamVid:
         if not self.images:
             raise DatasetError(f"no .png images in {image_dir}")
         self.masks = [mask_dir / image.name for image in self.images]
-
-    @property
-    def output_classes(self) -> list[str]:
-        """Names of the one-hot channels, in order (background last when added)."""
-        return labels.channel_names(self.classes)
-
-    @property
-    def label_names(self) -> list[str]:
-        """Names by label value, as a bundle converted from this data lists them."""
-        return labels.label_names(self.classes)
 
     def __len__(self) -> int:
         return len(self.images)

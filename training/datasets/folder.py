@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models import labels
 from training.datasets.common import (
     DatasetError,
     check_pair,
@@ -24,6 +23,7 @@ from training.datasets.common import (
     read_index_mask,
     read_rgb,
 )
+from training.datasets.names import ClassNames
 
 __all__ = ["IMAGE_EXTENSIONS", "Folder"]
 
@@ -51,7 +51,7 @@ def _read_split(split_file: Path) -> list[str]:
     return ids
 
 
-class Folder:
+class Folder(ClassNames):
     """`ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)` for a user's folder pair.
 
     N = len(classes), plus a last background channel when there is more than one class. Only
@@ -75,8 +75,6 @@ class Folder:
         self.masks_dir = Path(masks_dir).expanduser()
         self.mask_suffix = mask_suffix
         self.classes = self._validate_classes(classes)
-        self.add_background = labels.has_background_channel(len(self.classes))
-        self.channel_names = labels.channel_names(self.classes)
         self._setup_encoding(values, colors, void_value, void_color)
 
         listing = [
@@ -244,16 +242,6 @@ class Folder:
         if self.void is None:
             return np.zeros(mask.shape, dtype=bool)
         return mask == self.void
-
-    @property
-    def output_classes(self) -> list[str]:
-        """Names of the one-hot channels, in order (background last when added)."""
-        return list(self.channel_names)
-
-    @property
-    def label_names(self) -> list[str]:
-        """Names by label value, as a bundle converted from this data lists them."""
-        return labels.label_names(self.classes)
 
     def encode(self, index_mask: np.ndarray) -> np.ndarray:
         """One-hot encode an index mask from `sample_indices` (void all zeros)."""
