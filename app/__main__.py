@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--max-frames: must be a positive number")
         if args.stats_json:
             _check_stats_json(Path(args.stats_json))
-        from app.engines import EngineError, open_engine
         from models.bundle import BundleError, load_bundle
+        from models.engines import EngineError, open_engine
 
         try:
             bundle = load_bundle(config.model.bundle)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 
-from app.engines.base import Engine
+from models.engines.base import Engine
+from models.letterbox import Letterbox
 
 
 class Segmenter:
@@ -17,28 +17,15 @@ class Segmenter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.input_h, self.input_w = engine.input_size
-        self._canvas = np.zeros((self.input_h, self.input_w, 3), np.uint8)
+        self._letterbox = Letterbox(self.input_h, self.input_w)
 
     def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """The engine input and the (h, w) of the frame's content inside it.
+        """The engine input and the (h, w) of the frame's content inside it (models.letterbox).
 
         The returned canvas is reused by the next call (one inference thread, no per-frame
         allocation); use it before letterboxing the next frame.
         """
-        h, w = image.shape[:2]
-        if (h, w) == (self.input_h, self.input_w):
-            return image, (h, w)
-        scale = min(self.input_h / h, self.input_w / w)
-        # At least one row/column: a very thin frame would otherwise round to an empty resize.
-        content_h = max(1, min(self.input_h, round(h * scale)))
-        content_w = max(1, min(self.input_w, round(w * scale)))
-        if (content_h, content_w) != (h, w):
-            image = cv2.resize(image, (content_w, content_h), interpolation=cv2.INTER_AREA)
-        canvas = self._canvas
-        canvas[:content_h, :content_w] = image
-        canvas[content_h:] = 0
-        canvas[:content_h, content_w:] = 0
-        return canvas, (content_h, content_w)
+        return self._letterbox.fit(image)
 
     def segment(self, image: np.ndarray, timings: dict[str, float] | None = None) -> np.ndarray:
         """(H, W, 3) BGR uint8 -> (h, w) uint8 labels covering the frame (h, w <= input size)."""

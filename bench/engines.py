@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.engines import Engine, EngineError, open_engine  # noqa: E402
 from models.bundle import Bundle, load_bundle  # noqa: E402
+from models.engines import Engine, EngineError, open_engine  # noqa: E402
 from models.palette import CAMVID_CLASSES  # noqa: E402
 from models.parity import agreement, synthetic_frames  # noqa: E402
 
@@ -37,8 +37,8 @@ SIZE_GOAL = 0.55
 
 
 def build_representative(folder: Path, decoder: tuple[int, ...]) -> Bundle:
-    from models.convert import ConvertOptions, convert
-    from models.scratch import make_scratch_checkpoint
+    from training.convert import ConvertOptions, convert
+    from training.scratch import make_scratch_checkpoint
 
     weights, config = make_scratch_checkpoint(folder / "run", list(CAMVID_CLASSES[:11]),
                                               decoder_filters=decoder, input_size=(384, 480))
@@ -55,8 +55,14 @@ def open_all(bundle: Bundle, threads: int) -> dict[str, Engine]:
               ("onnx", {"providers": ["tensorrt", "cuda", "cpu"]})]
     for label, extra in wanted:
         backend = label.split("-")[0]
+        options = {"threads": threads, **extra}
         try:
-            engines[label] = open_engine(bundle, backend=backend, **{"threads": threads, **extra})
+            if backend == "keras":  # the fp32 reference lives with training (it needs TF)
+                from training.keras_engine import KerasEngine
+
+                engines[label] = KerasEngine(bundle, threads=options["threads"])
+            else:
+                engines[label] = open_engine(bundle, backend=backend, **options)
         except EngineError as error:
             print(f"  {label}: skipped ({error})")
     if "keras" not in engines:

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_app_config  # noqa: E402
-from app.engines import open_engine  # noqa: E402
 from app.pipeline import Pipeline, RunOptions  # noqa: E402
 from app.segmenter import Segmenter  # noqa: E402
 from models.bundle import load_bundle  # noqa: E402
+from models.engines import open_engine  # noqa: E402
 
 
 def read_clip(path: Path) -> list[np.ndarray]:

@@ -1,4 +1,5 @@
-"""The model-bundle contract shared by training and the app.
+"""The model-bundle contract shared by training and the app, and the engines that run bundles.
 
-Importing this package never imports TensorFlow; only `models.convert` does.
+Nothing here imports TensorFlow, `training` or `app`: both sides import this package, never the
+other way round (tests/test_import_direction.py checks it).
 """

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from models.letterbox import STRIDE, fits_stride
 from models.palette import palette_for
 
 MANIFEST = "model.yaml"
@@ -44,7 +45,7 @@ class InputSpec:
     width: int
     channel_order: str = "BGR"
     dtype: str = "uint8"
-    dynamic_size: bool = False  # True: any height/width divisible by 32 is accepted
+    dynamic_size: bool = False  # True: any height/width divisible by the stride is accepted
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class ModelFile:
 class Bundle:
     root: Path
     name: str
-    classes: tuple[str, ...]
+    classes: tuple[str, ...]  # names by label value (models.labels.label_names)
     palette: np.ndarray  # (len(classes), 3) uint8 RGB
     input: InputSpec
     files: dict[str, ModelFile]
@@ -226,8 +227,10 @@ def _validate(raw: Any, manifest: Path) -> Bundle:
             raise BundleError(f"{where}: unknown key 'input.{key}'")
     height = _get(spec, "height", int, where, "input.")
     width = _get(spec, "width", int, where, "input.")
-    if height <= 0 or width <= 0 or height % 32 or width % 32:
-        raise BundleError(f"{where}: input size {height}x{width} must be positive multiples of 32")
+    if height <= 0 or width <= 0 or not fits_stride(height, width):
+        raise BundleError(
+            f"{where}: input size {height}x{width} must be positive multiples of {STRIDE}"
+        )
     order = _get(spec, "channel_order", str, where, "input.")
     if order not in CHANNEL_ORDERS:
         raise BundleError(f"{where}: 'input.channel_order' must be BGR or RGB, got {order!r}")

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_app_config  # noqa: E402
-from app.engines import open_engine  # noqa: E402
 from app.render import Renderer  # noqa: E402
 from app.segmenter import Segmenter  # noqa: E402
+from models.engines import open_engine  # noqa: E402
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from testkit import ASKED_SIZE, CLASSES, DECODER, Converted, run_models
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(weights, config.yaml) of a randomly initialised mobilenetv2 Unet, 3 classes + background."""
-    from models.scratch import make_scratch_checkpoint
+    from training.scratch import make_scratch_checkpoint
 
     return make_scratch_checkpoint(tmp_path_factory.mktemp("run"), CLASSES,
                                    decoder_filters=DECODER, seed=3)

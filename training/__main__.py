@@ -1,4 +1,4 @@
-"""`python -m training train|evaluate ...`: the training side's command line."""
+"""`python -m training train|evaluate|convert ...`: the training side's command line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+from models.bundle import BundleError
+from models.engines import EngineError
+from models.parity import SamplesError
+from training.checkpoint import CheckpointError
 from training.config import ConfigError, load_config
 from training.datasets.common import DatasetError
 
@@ -34,7 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="only the first N samples")
     evaluate.add_argument("--json", help="write the scores here as JSON")
     evaluate.add_argument("--grid", help="predictions PNG (default predictions.png beside JSON)")
+    _convert_parser(commands)
     return parser
+
+
+def _convert_parser(commands) -> None:
+    convert = commands.add_parser("convert", help="Keras checkpoint -> fp16 model bundle")
+    convert.add_argument("--checkpoint", required=True,
+                         help="full model (.keras, .h5, SavedModel) or weights (.weights.h5)")
+    convert.add_argument("--config", help="training config YAML (default: config.yaml beside "
+                                          "the checkpoint; needed for weights-only checkpoints)")
+    convert.add_argument("--out", required=True, help="bundle folder, e.g. models/camvid")
+    convert.add_argument("--formats", default="tflite,onnx", help="tflite,onnx[,tftrt]")
+    convert.add_argument("--input-size", help="HxW, rounded up to multiples of 32 "
+                                              "(default: data.input_size or 384x480)")
+    convert.add_argument("--output", default="labels", choices=("labels", "probabilities"))
+    convert.add_argument("--min-parity", type=float, default=0.995,
+                         help="least fraction of pixels equal to fp32 Keras, per format")
+    convert.add_argument("--samples", help="folder or glob of images for the parity check "
+                                           "(default: synthetic frames)")
+    convert.add_argument("--name", help="bundle name (default: the --out folder's name)")
+    convert.add_argument("--metrics", help="scores JSON from `python -m training evaluate --json`")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,25 +66,44 @@ def main(argv: list[str] | None = None) -> int:
         from training.allocator import reexec_with_tcmalloc
 
         reexec_with_tcmalloc(sys.argv[1:])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stdout)
     args = _parser().parse_args(argv)
+    named = args.command == "convert"  # the converter's log lines have always named their module
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s "
+                        + ("%(name)s: %(message)s" if named else "%(message)s"))
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "convert":
+            return _convert(args)
         from training.evaluate_cli import run_evaluate
 
         return run_evaluate(args)
-    except (ConfigError, DatasetError) as error:
+    except (ConfigError, DatasetError, BundleError, EngineError, CheckpointError,
+            SamplesError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # errors a user can fix carry a one-line message
+        from training.convert import ConvertError, ParityError
         from training.model import ModelError
 
-        if isinstance(error, ModelError) or type(error).__name__ in ("BundleError", "EngineError"):
+        if isinstance(error, (ModelError, ConvertError)):
             print(f"error: {error}", file=sys.stderr)
             return 2
+        if isinstance(error, ParityError):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         raise
+
+
+def _convert(args) -> int:
+    from training.convert import ConvertOptions, convert
+
+    convert(ConvertOptions(
+        checkpoint=args.checkpoint, out=args.out, config=args.config, formats=args.formats,
+        input_size=args.input_size, output=args.output, min_parity=args.min_parity,
+        samples=args.samples, name=args.name, metrics=args.metrics,
+    ))
+    return 0
 
 
 def _train(args) -> int:

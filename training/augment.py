@@ -14,6 +14,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from models.letterbox import STRIDE
 from training.config import AugmentConfig
 
 PAD = 255  # index given to pixels that do not come from the image; never a class value
@@ -29,12 +30,13 @@ def _wrap(compose: A.Compose) -> Transform:
     return apply
 
 
-def _pad_to_32() -> A.PadIfNeeded:
+def _pad_to_stride() -> A.PadIfNeeded:
+    """models.letterbox's padding: zeros bottom/right up to multiples of the stride."""
     return A.PadIfNeeded(
         min_height=None,
         min_width=None,
-        pad_height_divisor=32,
-        pad_width_divisor=32,
+        pad_height_divisor=STRIDE,
+        pad_width_divisor=STRIDE,
         position="top_left",  # so predictions crop back to the image with [:h, :w]
         border_mode=cv2.BORDER_CONSTANT,
         fill=0,
@@ -69,8 +71,8 @@ def train_transform(config: AugmentConfig,
         steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
     if crop is not None:
         height, width = crop
-        if height % 32 or width % 32:
-            raise ValueError(f"train.augment.crop: {height}x{width} is not a multiple of 32")
+        if height % STRIDE or width % STRIDE:
+            raise ValueError(f"train.augment.crop: {height}x{width} is not a multiple of {STRIDE}")
         steps += [
             A.PadIfNeeded(
                 min_height=height,
@@ -82,10 +84,10 @@ def train_transform(config: AugmentConfig,
             A.RandomCrop(height=height, width=width),
         ]
     else:
-        steps.append(_pad_to_32())
+        steps.append(_pad_to_stride())
     return _wrap(A.Compose(steps))
 
 
 def eval_transform() -> Transform:
     """Validation only pads to a multiple of 32 (bottom/right), so nothing is resampled."""
-    return _wrap(A.Compose([_pad_to_32()]))
+    return _wrap(A.Compose([_pad_to_stride()]))

@@ -11,8 +11,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models import labels
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
+
+DEFAULT_DECODER_FILTERS = (256, 128, 64, 32, 16)  # segmentation_models' Unet default
 
 
 class _Strict(BaseModel):
@@ -38,7 +41,7 @@ class ModelConfig(_Strict):
     backbone: str = "mobilenetv2"
     encoder_weights: Literal["imagenet"] | None = "imagenet"
     encoder_freeze: bool = False
-    decoder_filters: tuple[int, int, int, int, int] = (256, 128, 64, 32, 16)
+    decoder_filters: tuple[int, int, int, int, int] = DEFAULT_DECODER_FILTERS
     activation: Literal["softmax", "sigmoid"] | None = None  # None: softmax if >1 class
     bn_momentum: float | None = Field(
         None, gt=0, lt=1, description="BatchNorm moving-average momentum for every layer; "
@@ -48,7 +51,7 @@ class ModelConfig(_Strict):
         "with the same model and classes; relative to the config file) instead of random ones")
 
     def final_activation(self, n_classes: int) -> str:
-        return self.activation or ("softmax" if n_classes > 1 else "sigmoid")
+        return labels.final_activation(n_classes, self.activation)
 
 
 class AugmentConfig(_Strict):
@@ -95,15 +98,18 @@ class Config(_Strict):
 
     @property
     def n_outputs(self) -> int:
-        """Output channels: the classes plus a background channel when there is more than one."""
-        n = len(self.data.classes)
-        return n + 1 if n > 1 else 1
+        """Output channels (models.labels: the classes, plus background when there are several)."""
+        return labels.output_channels(len(self.data.classes))
 
     @property
     def output_classes(self) -> list[str]:
-        return [*self.data.classes, "background"] if len(self.data.classes) > 1 else list(
-            self.data.classes
-        )
+        """Names of the output channels (one class: just the class, its sigmoid)."""
+        return labels.channel_names(self.data.classes)
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names by label value, as a converted bundle lists them (one class: background, c)."""
+        return labels.label_names(self.data.classes)
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> Config:

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.labels import labels_from_probabilities, trained_classes
+from models.letterbox import Letterbox, pad_to_stride, to_frame
 from training.augment import PAD
 from training.config import Config, ConfigError, load_config
 from training.datasets import open_dataset
@@ -27,20 +29,9 @@ def _config_for(args) -> Config:
     raise ConfigError(f"{args.checkpoint}: pass --config (no config.yaml beside the checkpoint)")
 
 
-def _pad_predict(model_predict, multiple: int = 32):
-    """Pad bottom/right to a multiple of 32, predict, crop back: no resampling of the truth."""
-
-    def predict(image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        ph, pw = -h % multiple, -w % multiple
-        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)))
-        return model_predict(padded)[:h, :w]
-
-    return predict
-
-
 def _keras_predictor(args, config: Config):
-    from models.keras_model import load_full_model
+    """The fp32 model at the image's own size, padded to the stride: no resampling at all."""
+    from training.keras_model import load_full_model
     from training.model import build_unet, preprocessing
 
     path = Path(args.checkpoint)
@@ -52,32 +43,30 @@ def _keras_predictor(args, config: Config):
     else:
         model = load_full_model(path)
     prep = preprocessing(config.model.backbone)
-    binary = config.n_outputs == 1
-
-    def model_predict(image: np.ndarray) -> np.ndarray:
-        out = model.predict(prep(image[None].astype(np.float32)), verbose=0)[0]
-        return (out[..., 0] > 0.5).astype(np.int64) if binary else out.argmax(-1)
-
-    return _pad_predict(model_predict)
-
-
-def _bundle_predictor(args):
-    from app.engines import open_engine
-    from models.bundle import load_bundle
-
-    bundle = load_bundle(args.bundle)
-    engine = open_engine(bundle, backend=args.backend)
-    in_h, in_w = engine.input_size
 
     def predict(image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        if h <= in_h and w <= in_w:  # pad: the truth is scored at its own resolution
-            frame = np.zeros((in_h, in_w, 3), np.uint8)
-            frame[:h, :w] = bgr
-            return engine.infer(frame[None])[0][:h, :w].astype(np.int64)
-        labels = engine.infer(cv2.resize(bgr, (in_w, in_h))[None])[0]
-        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        batch = prep(pad_to_stride(image)[None].astype(np.float32))
+        labels = labels_from_probabilities(model.predict(batch, verbose=0))[0]
+        return labels[:h, :w].astype(np.int64)
+
+    return predict
+
+
+def _bundle_predictor(args):
+    """The bundle as the app runs it: letterboxed into its input, labels back to the image."""
+    from models.bundle import load_bundle
+    from training.keras_engine import open_any_engine
+
+    bundle = load_bundle(args.bundle)
+    engine = open_any_engine(bundle, backend=args.backend)
+    letterbox = Letterbox(*engine.input_size)
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        canvas, (content_h, content_w) = letterbox.fit(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        labels = engine.infer(canvas[None])[0][:content_h, :content_w]
+        return to_frame(labels, h, w).astype(np.int64)
 
     return bundle, predict
 
@@ -95,10 +84,8 @@ def run_evaluate(args) -> int:
         from training.train import Limited
 
         dataset = Limited(dataset, args.limit)
-    classes = config.output_classes
-    binary = config.n_outputs == 1
-    if binary:
-        classes = ["background", *config.data.classes]
+    classes = config.label_names
+    if config.n_outputs == 1:  # labels 0/1 from one channel: score background as a class too
         dataset = _BinaryTruth(dataset)
 
     json_path = Path(args.json) if args.json else None
@@ -134,7 +121,7 @@ def _config_for_bundle(args, bundle) -> Config:
     dataset = provenance.get("dataset") or "camvid"
     if not args.data:
         raise ConfigError("--data: give the data set root to evaluate a bundle on")
-    classes = [c for c in bundle.classes if c != "background"]
+    classes = trained_classes(bundle.classes)
     return Config.model_validate({"data": {"dataset": dataset, "root": str(Path(args.data)),
                                            "classes": classes},
                                   "model": {"backbone": provenance.get("backbone",

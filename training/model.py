@@ -1,9 +1,13 @@
-"""Building the Unet from config (full saved models load with models.keras_model)."""
+"""Building the Unet, the one place that calls `sm.Unet` (full saved models load with
+training/keras_model.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from models.errors import first_line
-from training.config import Config
+from models.labels import final_activation, output_channels
+from training.config import DEFAULT_DECODER_FILTERS, Config
 from training.framework import keras, sm
 
 
@@ -11,19 +15,34 @@ class ModelError(RuntimeError):
     """A model that cannot be built or loaded for a reason the user can fix; one line."""
 
 
+def unet(
+    backbone: str,
+    n_classes: int,
+    activation: str | None = None,
+    encoder_weights: str | None = None,
+    encoder_freeze: bool = False,
+    decoder_filters: Sequence[int] = DEFAULT_DECODER_FILTERS,
+    input_shape: tuple[int | None, int | None, int] = (None, None, 3),
+):
+    """`sm.Unet` for `n_classes` classes: its channels and activation follow models.labels."""
+    return sm.Unet(
+        backbone,
+        input_shape=input_shape,
+        classes=output_channels(n_classes),
+        activation=final_activation(n_classes, activation),
+        encoder_weights=encoder_weights,
+        encoder_freeze=encoder_freeze,
+        decoder_filters=tuple(decoder_filters),
+    )
+
+
 def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] = (None, None, 3)):
-    """`sm.Unet` with the config's backbone, classes, activation, weights and decoder."""
+    """The Unet of a training config: backbone, classes, activation, weights and decoder."""
     settings = config.model
     try:
-        model = sm.Unet(
-            settings.backbone,
-            input_shape=input_shape,
-            classes=config.n_outputs,
-            activation=settings.final_activation(config.n_outputs),
-            encoder_weights=settings.encoder_weights,
-            encoder_freeze=settings.encoder_freeze,
-            decoder_filters=tuple(settings.decoder_filters),
-        )
+        model = unet(settings.backbone, len(config.data.classes), settings.activation,
+                     settings.encoder_weights, settings.encoder_freeze, settings.decoder_filters,
+                     input_shape)
     except ValueError as error:
         if "backbone" in str(error).lower() or "not in" in str(error).lower():
             names = ", ".join(sm.get_available_backbone_names())

@@ -79,7 +79,7 @@ def png_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def engine(tiny_bundle):
     """The real LiteRT engine on the tiny bundle, closed after the test."""
-    from app.engines import open_engine
+    from models.engines import open_engine
 
     with open_engine(tiny_bundle, backend="litert") as opened:
         yield opened

@@ -61,9 +61,9 @@ def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, c
     assert report["camera"] == "ended"  # the clip finished; nothing is offline
 
     # the recorded pixels carry the palette colour of the label the model gave there
-    from app.engines import open_engine
     from app.segmenter import Segmenter
     from models.bundle import load_bundle
+    from models.engines import open_engine
 
     bundle = load_bundle(tiny_bundle)
     engine = open_engine(bundle, backend="litert")

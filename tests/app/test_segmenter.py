@@ -75,7 +75,7 @@ def test_a_frame_of_the_input_size_is_passed_through_and_a_thin_one_still_works(
 
 
 def test_real_engine_labels_cover_the_frame(tiny_bundle):
-    from app.engines import open_engine
+    from models.engines import open_engine
 
     with open_engine(tiny_bundle, backend="litert") as engine:
         height, width = engine.input_size

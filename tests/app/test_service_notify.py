@@ -199,7 +199,7 @@ class HangingEngine:
 
 
 def test_hung_inference_stops_the_watchdog_pings(tiny_bundle, listener, notifier_env):
-    from app.engines import open_engine
+    from models.engines import open_engine
 
     engine = open_engine(tiny_bundle, backend="litert")
     hanging = HangingEngine(engine, frames=30)  # about 1 s of frames at 30 fps
@@ -235,7 +235,7 @@ def test_hung_inference_stops_the_watchdog_pings(tiny_bundle, listener, notifier
 def run_offline(tiny_bundle, seconds: float, notifier: ServiceNotifier) -> tuple[Pipeline, float]:
     """The real pipeline on an rtsp camera nobody serves (port 9: refused), retried every
     0.2-0.5 s, for `seconds`; (pipeline, start time)."""
-    from app.engines import open_engine
+    from models.engines import open_engine
 
     engine = open_engine(tiny_bundle, backend="litert")
     config = pipeline_config(**{"source.uri": "rtsp://127.0.0.1:9/x", "source.timeout_s": 1,

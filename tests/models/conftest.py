@@ -19,9 +19,10 @@ def frames() -> np.ndarray:
 @pytest.fixture(scope="session")
 def keras_labels(bundle_dir: Path, frames: np.ndarray) -> np.ndarray:
     """fp32 labels of the source checkpoint (found through the bundle's provenance)."""
-    from app.engines import open_engine
+    from models.bundle import load_bundle
+    from training.keras_engine import KerasEngine
 
-    with open_engine(bundle_dir, backend="keras") as engine:
+    with KerasEngine(load_bundle(bundle_dir)) as engine:
         return engine.infer(frames)
 
 

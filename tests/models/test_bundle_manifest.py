@@ -160,7 +160,8 @@ def test_format_not_in_bundle(tmp_path: Path) -> None:
 
 
 def test_imports_no_tensorflow() -> None:
-    code = ("import sys, models.bundle, app.engines, models.parity, models.source; "
+    code = ("import sys, models.bundle, models.engines, models.labels, models.letterbox, "
+            "models.parity, models.__main__, training.checkpoint, training.convert; "
             "print(sorted(m for m in ('tensorflow', 'onnxruntime', 'ai_edge_litert') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

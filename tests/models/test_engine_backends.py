@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 import yaml
 from testkit import CLASSES, ROOT
 
-from app.engines import EngineError, choose_backend, open_engine
-from app.engines.onnx import choose_providers, provider_options
 from models.bundle import MANIFEST, BundleError, load_bundle
+from models.engines import EngineError, choose_backend, open_engine
+from models.engines.onnx import choose_providers, provider_options
 from models.parity import agreement
 
 # Observed on this machine: 0.9995-1.0 for both fp16 files. An untrained Unet has near-ties
@@ -140,7 +141,7 @@ def test_tensorrt_gets_fp16_and_an_engine_cache(tmp_path: Path) -> None:
 def test_runtime_engines_do_not_import_tensorflow(bundle_dir: Path) -> None:
     code = (
         "import sys, numpy as np\n"
-        "from app.engines import open_engine\n"
+        "from models.engines import open_engine\n"
         f"frames = np.zeros((2, 64, 64, 3), np.uint8)\n"
         "for backend in ('litert', 'onnx'):\n"
         f"    assert open_engine({str(bundle_dir)!r}, backend=backend).infer(frames).shape == (2, 64, 64)\n"
@@ -149,3 +150,61 @@ def test_runtime_engines_do_not_import_tensorflow(bundle_dir: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.strip() == "False"
+
+
+def _replace_tflite(bundle: Path, data: bytes) -> Path:
+    """The tflite file replaced by `data`, with a manifest whose sha256 and size match it."""
+    path = bundle / "model_fp16.tflite"
+    path.write_bytes(data)
+    manifest = yaml.safe_load((bundle / MANIFEST).read_text())
+    manifest["files"]["tflite"].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (bundle / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (b"this is not a flatbuffer at all\n" * 20, "not a TFLite model (no TFL3 identifier)"),
+    (b"\x1c\x00\x00\x00TFL3" + b"\xff" * 64, "not a readable TFLite model"),
+])
+def test_a_tflite_file_that_is_no_model_is_a_bundle_error(bundle_copy: Path, data: bytes,
+                                                          problem: str) -> None:
+    path = _replace_tflite(bundle_copy, data)
+    load_bundle(bundle_copy)  # the checksums match: only reading the graph can tell
+    with pytest.raises(BundleError) as caught:
+        open_engine(bundle_copy, backend="litert")
+    assert str(caught.value).startswith(f"{path}: {problem}")
+    assert "\n" not in str(caught.value)
+
+
+def run_app(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", "--config", str(config), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def app_config(folder: Path, bundle: Path, backend: str) -> Path:
+    config = folder / "app.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": {"uri": "test://"}, "model": {"bundle": str(bundle), "backend": backend},
+        "display": {"enabled": False}, "record": {"enabled": False},
+        "telemetry": {"enabled": False},
+    }))
+    return config
+
+
+@pytest.mark.parametrize("backend", ["litert", "auto"])
+def test_the_app_refuses_a_garbage_tflite_in_one_line(bundle_copy: Path, tmp_path: Path,
+                                                      backend: str) -> None:
+    path = _replace_tflite(bundle_copy, b"\x00garbage with the right checksum\n" * 40)
+    result = run_app(app_config(tmp_path, bundle_copy, backend), "--max-frames", "1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == (f"error: model.bundle: {path}: not a TFLite model "
+                                     f"(no TFL3 identifier)")
+
+
+def test_the_app_points_the_keras_backend_to_training(bundle_dir: Path, tmp_path: Path) -> None:
+    result = run_app(app_config(tmp_path, bundle_dir, "auto"), "--backend", "keras",
+                     "--max-frames", "1")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model.backend: the keras backend")
+    assert "python -m training evaluate --checkpoint" in lines[0]

@@ -35,8 +35,8 @@ def test_affine_map_matches_get_preprocessing(backbone: str) -> None:
 @pytest.mark.parametrize("backbone", ["mobilenetv2", "resnet18", "efficientnetb0", "vgg16"])
 def test_served_graph_preprocesses_bgr_frames(backbone: str) -> None:
     """An identity 'model' returns what the graph feeds the network: sm's preprocessing of RGB."""
-    from models.graph import serving_function
     from training.framework import keras, sm
+    from training.graph import serving_function
 
     identity = keras.Sequential([keras.layers.InputLayer(input_shape=(None, None, 3)),
                                  keras.layers.Lambda(lambda t: t)])
@@ -48,9 +48,9 @@ def test_served_graph_preprocesses_bgr_frames(backbone: str) -> None:
 
 
 def test_labels_argmax_and_threshold() -> None:
-    from models.graph import serving_function
     from models.preprocess import preprocess_for_mode
     from training.framework import keras
+    from training.graph import serving_function
 
     frames = _rgb(2)
     several = keras.Sequential([keras.layers.InputLayer(input_shape=(None, None, 3)),

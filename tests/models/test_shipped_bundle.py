@@ -18,8 +18,8 @@ CLIP = ROOT / "media/camvid-val.mp4"
 
 @pytest.fixture(scope="module")
 def labelled_frames():
-    from app.engines import open_engine
     from app.segmenter import Segmenter
+    from models.engines import open_engine
 
     engine = open_engine(BUNDLE, backend="litert")
     capture = cv2.VideoCapture(str(CLIP))

@@ -127,7 +127,7 @@ def test_evaluate_checkpoint_writes_table_json_and_grid(trained_run, tmp_path, c
 def test_full_model_loads_without_segmentation_models(trained_run):
     _, run = trained_run
     code = (
-        "import sys; from models.keras_model import load_full_model; "
+        "import sys; from training.keras_model import load_full_model; "
         f"m = load_full_model({str(run / 'model.h5')!r}); "
         "assert 'segmentation_models' not in sys.modules; print(m.output_shape)"
     )

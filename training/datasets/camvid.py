@@ -14,11 +14,12 @@ from training.datasets.common import (
     read_index_mask,
     read_rgb,
 )
+from training.datasets.names import ClassNames
 
 CAMVID_VOID = CAMVID_CLASSES.index("unlabelled")
 
 
-class CamVid:
+class CamVid(ClassNames):
     """Lazy CamVid reader: `(image (H,W,3) uint8 RGB, mask (H,W,N) float32 one-hot)`.
 
     `classes` picks a subset by name; with more than one class a background channel is added
@@ -35,7 +36,6 @@ class CamVid:
                 f"unknown CamVid class {unknown[0]!r}; choose from {', '.join(CAMVID_CLASSES)}"
             )
         self.class_values = [CAMVID_CLASSES.index(name) for name in self.classes]
-        self.add_background = len(self.classes) > 1
         self.void = None if "unlabelled" in self.classes else CAMVID_VOID
         image_dir, mask_dir = self.root / split, self.root / f"{split}annot"
         for folder in (image_dir, mask_dir):
@@ -45,10 +45,6 @@ class CamVid:
         if not self.images:
             raise DatasetError(f"no .png images in {image_dir}")
         self.masks = [mask_dir / image.name for image in self.images]
-
-    @property
-    def output_classes(self) -> list[str]:
-        return [*self.classes, "background"] if self.add_background else list(self.classes)
 
     def __len__(self) -> int:
         return len(self.images)

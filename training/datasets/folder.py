@@ -23,6 +23,7 @@ from training.datasets.common import (
     read_index_mask,
     read_rgb,
 )
+from training.datasets.names import ClassNames
 
 __all__ = ["IMAGE_EXTENSIONS", "Folder"]
 
@@ -50,7 +51,7 @@ def _read_split(split_file: Path) -> list[str]:
     return ids
 
 
-class Folder:
+class Folder(ClassNames):
     """`ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)` for a user's folder pair.
 
     N = len(classes), plus a last background channel when there is more than one class. Only
@@ -74,8 +75,6 @@ class Folder:
         self.masks_dir = Path(masks_dir).expanduser()
         self.mask_suffix = mask_suffix
         self.classes = self._validate_classes(classes)
-        self.add_background = len(self.classes) > 1
-        self.channel_names = self.classes + (["background"] if self.add_background else [])
         self._setup_encoding(values, colors, void_value, void_color)
 
         listing = [
@@ -243,11 +242,6 @@ class Folder:
         if self.void is None:
             return np.zeros(mask.shape, dtype=bool)
         return mask == self.void
-
-    @property
-    def output_classes(self) -> list[str]:
-        """Names of the one-hot channels, in order (background last when added)."""
-        return list(self.channel_names)
 
     def encode(self, index_mask: np.ndarray) -> np.ndarray:
         """One-hot encode an index mask from `sample_indices` (void all zeros)."""

@@ -32,6 +32,7 @@ from training.datasets.common import (
     read_index_mask,
     read_rgb,
 )
+from training.datasets.names import ClassNames
 
 __all__ = ["VOC", "resolve_voc_dir", "validate_voc_classes"]
 
@@ -91,7 +92,7 @@ def _read_ids(split_file: Path) -> list[str]:
     return ids
 
 
-class VOC:
+class VOC(ClassNames):
     """PASCAL VOC segmentation: `ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)`.
 
     N = len(classes), plus a last background channel when more than one class is chosen. Only
@@ -116,8 +117,6 @@ class VOC:
         self.split = split
         self.classes = validate_voc_classes(classes)
         self.class_values = [VOC_CLASSES.index(name) for name in self.classes]
-        self.add_background = len(self.classes) > 1
-        self.channel_names = self.classes + (["background"] if self.add_background else [])
         self.void = VOC_VOID
         self.voc_dir = resolve_voc_dir(self.root, self.year)
         self.images_dir = self.voc_dir / "JPEGImages"
@@ -176,11 +175,6 @@ class VOC:
     def void_mask(self, i: int) -> np.ndarray:
         """(H, W) bool: True where the ground truth is void (255) and evaluation must ignore it."""
         return self._read_mask(self.mask_path(self._index(i))) == VOC_VOID
-
-    @property
-    def output_classes(self) -> list[str]:
-        """Names of the one-hot channels, in order (background last when added)."""
-        return list(self.channel_names)
 
     def encode(self, index_mask: np.ndarray) -> np.ndarray:
         """One-hot encode an index mask from `sample_indices` (void all zeros)."""

@@ -10,25 +10,25 @@ from pathlib import Path
 
 import yaml
 
+from training.config import DEFAULT_DECODER_FILTERS
+
 
 def make_scratch_checkpoint(
     folder: str | Path,
     classes: list[str],
     backbone: str = "mobilenetv2",
-    decoder_filters: tuple[int, ...] = (256, 128, 64, 32, 16),
+    decoder_filters: tuple[int, ...] = DEFAULT_DECODER_FILTERS,
     input_size: tuple[int, int] | None = None,
     seed: int = 0,
 ) -> tuple[Path, Path]:
     """Write folder/config.yaml and folder/scratch.weights.h5; returns (weights, config)."""
-    from training.framework import sm, tf
+    from training.framework import tf
+    from training.model import unet
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tf.keras.utils.set_random_seed(seed)
-    n_outputs = len(classes) + 1 if len(classes) > 1 else 1
-    model = sm.Unet(backbone, input_shape=(None, None, 3), classes=n_outputs,
-                    activation="softmax" if n_outputs > 1 else "sigmoid", encoder_weights=None,
-                    decoder_filters=tuple(decoder_filters))
+    model = unet(backbone, len(classes), decoder_filters=decoder_filters)
     weights = folder / "scratch.weights.h5"
     model.save_weights(str(weights))
     data: dict = {"dataset": "synthetic", "root": ".", "classes": list(classes)}

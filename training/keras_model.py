@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.errors import first_line
-from models.tf_env import keras, tf
+from training.tf_env import keras, tf
 
 
 class KerasModelError(RuntimeError):

@@ -1,5 +1,5 @@
-"""The fp32 Keras model the bundle was converted from: the reference, and a fallback where
-TensorFlow is installed. TensorFlow is imported when this engine is opened, never before."""
+"""The fp32 Keras model a bundle was converted from, behind the Engine interface: the reference
+the converter's parity and `python -m training evaluate --backend keras` compare against."""
 
 from __future__ import annotations
 
@@ -8,10 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engines.base import Engine, EngineError, check_class_count
 from models.bundle import Bundle
+from models.engines import Engine, EngineError, open_engine
+from models.engines.base import check_class_count
 
 log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "litert", "onnx", "keras")
+
+
+def open_any_engine(bundle: Bundle, backend: str = "auto", threads: int | None = None) -> Engine:
+    """models.engines.open_engine, plus the keras backend that only training can run."""
+    if backend == "keras":
+        return KerasEngine(bundle, threads=threads)
+    return open_engine(bundle, backend=backend, threads=threads)
 
 
 class KerasEngine(Engine):
@@ -29,22 +39,23 @@ class KerasEngine(Engine):
                 f"{bundle.manifest_path}: no provenance.checkpoint; the keras backend needs the "
                 f"source checkpoint (pass checkpoint=...)"
             )
+        from models.preprocess import backbone_preprocess, preprocess_for_mode
+        from training.checkpoint import CheckpointError, read_checkpoint
+
         try:
-            from models.graph import serving_function
-            from models.keras_source import complete_source, load_keras_model
-            from models.preprocess import backbone_preprocess, preprocess_for_mode
-            from models.source import SourceError, read_source
             from training.framework import tf
+            from training.graph import serving_function
+            from training.keras_checkpoint import complete_checkpoint, load_keras_model
         except ImportError as error:
             raise EngineError(
                 f"keras backend: needs TensorFlow and segmentation_models ({error})"
             ) from None
         _set_threads(tf, threads)
         try:
-            source = read_source(checkpoint, config)
+            source = read_checkpoint(checkpoint, config)
             model = load_keras_model(source)
-            source = complete_source(source, model)
-        except SourceError as error:
+            source = complete_checkpoint(source, model)
+        except CheckpointError as error:
             raise EngineError(f"keras backend: {error}") from None
         check_class_count(bundle, model.output_shape[-1], Path(str(checkpoint)).name)
         mode = provenance.get("preprocess")

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from app.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
 from models.bundle import Bundle, BundleError
+from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,8 @@
-"""`python -m models convert` on a tiny real Unet: the bundle, its manifest, and user errors."""
+"""The converter on a tiny real Unet: the bundle, its manifest, and user errors.
+
+The session's bundle comes from `python -m models convert` (which runs `python -m training
+convert`, as users have always typed it); the flag checks call `python -m training`'s main.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ import pytest
 import yaml
 from testkit import CLASSES, DECODER, Converted, run_models
 
-from models.__main__ import main
 from models.bundle import MANIFEST, load_bundle
 from models.palette import palette_for
+from training.__main__ import main
 
 
 def test_subprocess_conversion_writes_a_verified_bundle(converted: Converted) -> None:
@@ -125,10 +129,10 @@ def test_parity_under_the_minimum_fails_without_manifest(converted: Converted, t
 def test_one_class_sigmoid_model_with_probabilities(tmp_path: Path) -> None:
     """--output probabilities keeps the float map in the files; engines still return labels
     (sigmoid > 0.5), and the manifest names label 0 background and label 1 the class."""
-    from app.engines import open_engine
-    from models.convert import ConvertOptions, convert
+    from models.engines import open_engine
     from models.parity import synthetic_frames
-    from models.scratch import make_scratch_checkpoint
+    from training.convert import ConvertOptions, convert
+    from training.scratch import make_scratch_checkpoint
 
     weights, config = make_scratch_checkpoint(tmp_path / "run", ["person"],
                                               decoder_filters=DECODER, input_size=(32, 64))

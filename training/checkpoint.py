@@ -1,4 +1,5 @@
-"""What a conversion starts from: a checkpoint, its training config and the input size.
+"""What a conversion (or the Keras engine) starts from: a checkpoint, its training config and
+the input size.
 
 Everything here is checked before TensorFlow is imported, so a typo costs a second, not a minute.
 The training config is read with yaml.safe_load and only the keys the converter needs are looked
@@ -8,25 +9,26 @@ data.dataset, data.input_size and the top-level name.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from models import labels
+from models.letterbox import round_up
 from models.preprocess import known_backbones
+from training.config import DEFAULT_DECODER_FILTERS
 
-DEFAULT_INPUT_SIZE = (384, 480)  # CamVid's 360x480 rounded up to multiples of 32
-DEFAULT_DECODER_FILTERS = (256, 128, 64, 32, 16)  # segmentation_models' Unet default
+DEFAULT_INPUT_SIZE = (384, 480)  # CamVid's 360x480 rounded up to multiples of the stride
 
 
-class SourceError(ValueError):
+class CheckpointError(ValueError):
     """A user mistake in the checkpoint, config or flags; one line naming the file or flag."""
 
 
 @dataclass(frozen=True)
-class Source:
+class Checkpoint:
     checkpoint: Path
     kind: str  # "weights" (rebuild from config, then load_weights) or "model" (full saved model)
     config: Path | None
@@ -40,46 +42,42 @@ class Source:
 
     @property
     def n_outputs(self) -> int:
-        """Output channels: the classes plus a background channel when there are several."""
+        """Output channels (models.labels)."""
         assert self.classes is not None
-        return len(self.classes) + 1 if len(self.classes) > 1 else 1
+        return labels.output_channels(len(self.classes))
 
     @property
     def final_activation(self) -> str:
-        return self.activation or ("softmax" if self.n_outputs > 1 else "sigmoid")
-
-
-def label_names(classes: tuple[str, ...] | list[str]) -> list[str]:
-    """Names by label value: the classes then background; a one-class model's labels are 0/1."""
-    return [*classes, "background"] if len(classes) > 1 else ["background", *classes]
+        assert self.classes is not None
+        return labels.final_activation(len(self.classes), self.activation)
 
 
 def parse_input_size(text: str, flag: str = "--input-size") -> tuple[int, int]:
-    """'360x480' -> (384, 480): HxW rounded up to multiples of 32 (the Unet's stride)."""
+    """'360x480' -> (384, 480): HxW rounded up to multiples of the Unet's stride (32)."""
     parts = text.lower().replace("×", "x").split("x")
     try:
         height, width = (int(p) for p in parts)
     except ValueError:
-        raise SourceError(f"{flag}: expected HxW like 384x480, got {text!r}") from None
+        raise CheckpointError(f"{flag}: expected HxW like 384x480, got {text!r}") from None
     return round_up_size(height, width, flag)
 
 
 def round_up_size(height: int, width: int, where: str) -> tuple[int, int]:
     if height <= 0 or width <= 0:
-        raise SourceError(f"{where}: input size must be positive, got {height}x{width}")
-    return 32 * math.ceil(height / 32), 32 * math.ceil(width / 32)
+        raise CheckpointError(f"{where}: input size must be positive, got {height}x{width}")
+    return round_up(height), round_up(width)
 
 
 def checkpoint_kind(path: Path) -> str:
-    """'model' for a full saved model, 'weights' for weights only; SourceError if neither."""
+    """'model' for a full saved model, 'weights' for weights only; CheckpointError if neither."""
     if path.is_dir():
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return "model"
-        raise SourceError(f"{path}: a folder but not a SavedModel (no saved_model.pb)")
+        raise CheckpointError(f"{path}: a folder but not a SavedModel (no saved_model.pb)")
     if Path(f"{path}.index").is_file():  # tf.train.Checkpoint / save_weights(TF format) prefix
         return "weights"
     if not path.is_file():
-        raise SourceError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found")
     name = path.name.lower()
     if name.endswith(".keras"):
         return "model"
@@ -87,7 +85,7 @@ def checkpoint_kind(path: Path) -> str:
         if name.endswith(".weights.h5"):
             return "weights"
         return "model" if _h5_has_model_config(path) else "weights"
-    raise SourceError(f"{path}: not a Keras checkpoint (.keras, .h5, .weights.h5 or SavedModel)")
+    raise CheckpointError(f"{path}: not a Keras checkpoint (.keras, .h5, .weights.h5 or SavedModel)")
 
 
 def _h5_has_model_config(path: Path) -> bool:
@@ -97,10 +95,10 @@ def _h5_has_model_config(path: Path) -> bool:
         with h5py.File(path, "r") as handle:
             return "model_config" in handle.attrs
     except OSError as error:
-        raise SourceError(f"{path}: not a readable HDF5 file ({error})") from None
+        raise CheckpointError(f"{path}: not a readable HDF5 file ({error})") from None
 
 
-def read_source(checkpoint: str | Path, config: str | Path | None = None) -> Source:
+def read_checkpoint(checkpoint: str | Path, config: str | Path | None = None) -> Checkpoint:
     """Check the checkpoint and read its config (given, or config.yaml beside the checkpoint)."""
     ckpt = Path(checkpoint).expanduser()
     kind = checkpoint_kind(ckpt)
@@ -109,45 +107,45 @@ def read_source(checkpoint: str | Path, config: str | Path | None = None) -> Sou
         config_path = ckpt.parent / "config.yaml"  # a training run folder keeps it there
     if config_path is None:
         if kind == "weights":
-            raise SourceError(
+            raise CheckpointError(
                 f"{ckpt}: a weights-only checkpoint needs --config (no config.yaml beside it)"
             )
-        return Source(ckpt.resolve(), kind, None, None, (), None, None, None, None, None)
+        return Checkpoint(ckpt.resolve(), kind, None, None, (), None, None, None, None, None)
     return _read_config(ckpt.resolve(), kind, config_path)
 
 
-def _read_config(ckpt: Path, kind: str, path: Path) -> Source:
+def _read_config(ckpt: Path, kind: str, path: Path) -> Checkpoint:
     if not path.is_file():
-        raise SourceError(f"{path}: config file not found")
+        raise CheckpointError(f"{path}: config file not found")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise SourceError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        raise CheckpointError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     where = str(path)
     if not isinstance(raw, dict):
-        raise SourceError(f"{where}: expected a mapping at the top level")
+        raise CheckpointError(f"{where}: expected a mapping at the top level")
     model = _section(raw, "model", where)
     data = _section(raw, "data", where)
     backbone = _need(model, "model.backbone", str, where)
     if backbone not in known_backbones():
-        raise SourceError(f"{where}: model.backbone: unknown backbone {backbone!r}")
+        raise CheckpointError(f"{where}: model.backbone: unknown backbone {backbone!r}")
     classes = _need(data, "data.classes", list, where)
     if not classes or not all(isinstance(c, str) and c for c in classes):
-        raise SourceError(f"{where}: data.classes: must be a non-empty list of names")
+        raise CheckpointError(f"{where}: data.classes: must be a non-empty list of names")
     filters = model.get("decoder_filters") or DEFAULT_DECODER_FILTERS
     if not isinstance(filters, (list, tuple)) or not all(_is_int(f) and f > 0 for f in filters):
-        raise SourceError(f"{where}: model.decoder_filters: must be a list of positive integers")
+        raise CheckpointError(f"{where}: model.decoder_filters: must be a list of positive integers")
     activation = model.get("activation")
     if activation not in (None, "softmax", "sigmoid"):
-        raise SourceError(f"{where}: model.activation: must be softmax, sigmoid or null")
+        raise CheckpointError(f"{where}: model.activation: must be softmax, sigmoid or null")
     size = data.get("input_size")
     if size is not None:
         if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(map(_is_int, size))):
-            raise SourceError(f"{where}: data.input_size: must be [height, width]")
+            raise CheckpointError(f"{where}: data.input_size: must be [height, width]")
         size = round_up_size(size[0], size[1], f"{where}: data.input_size")
     dataset = data.get("dataset")
     name = raw.get("name")
-    return Source(ckpt, kind, path.resolve(), backbone, tuple(filters), activation, tuple(classes),
+    return Checkpoint(ckpt, kind, path.resolve(), backbone, tuple(filters), activation, tuple(classes),
                   str(dataset) if dataset is not None else None, size,
                   str(name) if name is not None else None)
 
@@ -155,18 +153,18 @@ def _read_config(ckpt: Path, kind: str, path: Path) -> Source:
 def _section(raw: dict, key: str, where: str) -> dict[str, Any]:
     value = raw.get(key)
     if value is None:
-        raise SourceError(f"{where}: missing key '{key}'")
+        raise CheckpointError(f"{where}: missing key '{key}'")
     if not isinstance(value, dict):
-        raise SourceError(f"{where}: {key}: must be a mapping")
+        raise CheckpointError(f"{where}: {key}: must be a mapping")
     return value
 
 
 def _need(section: dict, dotted: str, kind: type, where: str) -> Any:
     key = dotted.split(".")[-1]
     if section.get(key) is None:
-        raise SourceError(f"{where}: missing key '{dotted}'")
+        raise CheckpointError(f"{where}: missing key '{dotted}'")
     if not isinstance(section[key], kind):
-        raise SourceError(f"{where}: {dotted}: must be a {kind.__name__}")
+        raise CheckpointError(f"{where}: {dotted}: must be a {kind.__name__}")
     return section[key]
 
 

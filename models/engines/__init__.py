@@ -1,7 +1,8 @@
 """Inference engines: one interface, several backends, chosen from the bundle and config.
 
 Importing this package imports no runtime: each backend imports its own (ai-edge-litert,
-onnxruntime, TensorFlow) when it is opened.
+onnxruntime) when it is opened. The fp32 Keras reference needs TensorFlow, so it lives with
+training (`training/keras_engine.py`, used by `python -m training evaluate`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from app.engines.base import Engine, EngineError
 from models.bundle import Bundle, load_bundle
+from models.engines.base import Engine, EngineError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "litert", "onnx", "keras")
+BACKENDS = ("auto", "litert", "onnx")
+KERAS_REFERENCE = (
+    "the keras backend (the fp32 reference) needs TensorFlow and is not part of the app; "
+    "run it with `python -m training evaluate --checkpoint ...` (or `--bundle ... --backend keras`)"
+)
 
-__all__ = ["BACKENDS", "Engine", "EngineError", "choose_backend", "open_engine"]
+__all__ = ["BACKENDS", "KERAS_REFERENCE", "Engine", "EngineError", "choose_backend", "open_engine"]
 
 
 def open_engine(
@@ -29,27 +34,25 @@ def open_engine(
     """Open `bundle` (a Bundle or its folder) on a backend; auto picks the fastest one here."""
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
+    if backend == "keras":
+        raise EngineError(KERAS_REFERENCE)
     if backend not in BACKENDS:
         raise EngineError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     if backend == "auto":
         backend = choose_backend(bundle, providers)
         log.info("engine: auto chose %s", backend)
     if backend == "litert":
-        from app.engines.litert import LiteRTEngine
+        from models.engines.litert import LiteRTEngine
 
         return LiteRTEngine(bundle, threads=threads)
-    if backend == "onnx":
-        from app.engines.onnx import OnnxEngine
+    from models.engines.onnx import OnnxEngine
 
-        return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir)
-    from app.engines.keras import KerasEngine
-
-    return KerasEngine(bundle, threads=threads)
+    return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir)
 
 
 def choose_backend(bundle: Bundle, providers: list[str] | None = None) -> str:
     """ONNX when a GPU provider (TensorRT/CUDA) is usable, else LiteRT, else ONNX on the CPU."""
-    from app.engines.onnx import GPU_PROVIDERS, PROVIDERS, available_providers
+    from models.engines.onnx import GPU_PROVIDERS, PROVIDERS, available_providers
 
     available = available_providers()
     wanted = {PROVIDERS.get(p.lower()) for p in providers} if providers else set(GPU_PROVIDERS)

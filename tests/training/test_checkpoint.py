@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models.source import (
-    SourceError,
+from training.checkpoint import (
+    CheckpointError,
     checkpoint_kind,
-    label_names,
     parse_input_size,
-    read_source,
+    read_checkpoint,
 )
 
 
@@ -26,13 +25,8 @@ def test_input_size_rounds_up_to_32(text: str, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("text", ["360", "axb", "360x480x3", "0x64", "-32x64", ""])
 def test_bad_input_size_names_the_flag(text: str) -> None:
-    with pytest.raises(SourceError, match="^--input-size: "):
+    with pytest.raises(CheckpointError, match="^--input-size: "):
         parse_input_size(text)
-
-
-def test_label_names() -> None:
-    assert label_names(["sky", "road"]) == ["sky", "road", "background"]
-    assert label_names(["person"]) == ["background", "person"]  # sigmoid: labels 0/1
 
 
 def _config(path: Path, **sections) -> Path:
@@ -57,7 +51,7 @@ def _weights(path: Path) -> Path:
 
 def test_reads_training_config(tmp_path: Path) -> None:
     weights = _weights(tmp_path / "best.weights.h5")
-    source = read_source(weights, _config(tmp_path / "train.yaml"))
+    source = read_checkpoint(weights, _config(tmp_path / "train.yaml"))
     assert source.kind == "weights"
     assert (source.backbone, source.decoder_filters, source.final_activation) == (
         "resnet18", (16, 8, 8, 8, 8), "softmax")
@@ -68,20 +62,20 @@ def test_reads_training_config(tmp_path: Path) -> None:
 def test_config_beside_the_checkpoint_is_found(tmp_path: Path) -> None:
     _config(tmp_path / "config.yaml", data={"classes": ["person"], "input_size": [360, 480]},
             model={"backbone": "mobilenetv2", "activation": None})
-    source = read_source(_weights(tmp_path / "best.weights.h5"))
+    source = read_checkpoint(_weights(tmp_path / "best.weights.h5"))
     assert source.config == (tmp_path / "config.yaml").resolve()
     assert source.n_outputs == 1 and source.final_activation == "sigmoid"
     assert source.input_size == (384, 480)
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"nope\.weights\.h5: checkpoint not found"):
-        read_source(tmp_path / "nope.weights.h5", _config(tmp_path / "c.yaml"))
+    with pytest.raises(CheckpointError, match=r"nope\.weights\.h5: checkpoint not found"):
+        read_checkpoint(tmp_path / "nope.weights.h5", _config(tmp_path / "c.yaml"))
 
 
 def test_weights_need_a_config(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="needs --config"):
-        read_source(_weights(tmp_path / "w.weights.h5"))
+    with pytest.raises(CheckpointError, match="needs --config"):
+        read_checkpoint(_weights(tmp_path / "w.weights.h5"))
 
 
 @pytest.mark.parametrize(
@@ -97,8 +91,8 @@ def test_weights_need_a_config(tmp_path: Path) -> None:
 )
 def test_config_mistakes_name_file_and_key(tmp_path: Path, sections: dict, expected: str) -> None:
     config = _config(tmp_path / "c.yaml", **sections)
-    with pytest.raises(SourceError) as caught:
-        read_source(_weights(tmp_path / "w.weights.h5"), config)
+    with pytest.raises(CheckpointError) as caught:
+        read_checkpoint(_weights(tmp_path / "w.weights.h5"), config)
     assert str(caught.value).startswith(str(config)) and expected in str(caught.value)
 
 
@@ -111,26 +105,5 @@ def test_checkpoint_kinds(tmp_path: Path) -> None:
     assert checkpoint_kind(tmp_path / "m.keras") == "model"
     assert checkpoint_kind(tmp_path / "ckpt") == "weights"
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(SourceError, match="not a Keras checkpoint"):
+    with pytest.raises(CheckpointError, match="not a Keras checkpoint"):
         checkpoint_kind(tmp_path / "notes.txt")
-
-
-def test_sample_frames_are_resized_bgr_images(tmp_path: Path) -> None:
-    import cv2
-    import numpy as np
-
-    from models.parity import SamplesError, sample_frames, synthetic_frames
-
-    image = np.zeros((90, 120, 3), np.uint8)
-    image[..., 0] = 255  # blue in BGR
-    cv2.imwrite(str(tmp_path / "a.png"), image)
-    cv2.imwrite(str(tmp_path / "b.jpg"), image)
-    frames = sample_frames(str(tmp_path), 64, 96)
-    assert frames.shape == (2, 64, 96, 3) and frames.dtype == np.uint8
-    assert frames[..., 0].min() > 240 and frames[..., 2].max() < 15  # still BGR
-    assert len(sample_frames(str(tmp_path / "*.png"), 32, 32)) == 1
-    with pytest.raises(SamplesError, match="no images"):
-        sample_frames(str(tmp_path / "*.tif"), 32, 32)
-    synthetic = synthetic_frames(3, 64, 96, seed=1)
-    assert synthetic.shape == (3, 64, 96, 3) and synthetic.std() > 20  # not flat
-    np.testing.assert_array_equal(synthetic, synthetic_frames(3, 64, 96, seed=1))

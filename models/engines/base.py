@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from models.bundle import MANIFEST, Bundle, BundleError
+from models.labels import labels_fit_channels, labels_from_probabilities
+from models.letterbox import fits_stride
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class Engine(ABC):
         """(N, H, W, 3) uint8 BGR -> (N, H, W) uint8 labels."""
         self._check(frames)
         out = self._run(np.ascontiguousarray(frames))
-        return to_labels(out)
+        return labels_from_probabilities(out)
 
     @abstractmethod
     def _run(self, frames: np.ndarray) -> np.ndarray:
@@ -68,21 +70,12 @@ class Engine(ABC):
         if c != 3 or n == 0:
             raise ValueError(f"frames must be (N>0, H, W, 3), got {frames.shape}")
         if (h, w) != self.input_size and not (
-            self.bundle.input.dynamic_size and h % 32 == 0 and w % 32 == 0
+            self.bundle.input.dynamic_size and fits_stride(h, w)
         ):
             raise ValueError(
                 f"frames are {h}x{w} but {self.bundle.name} takes "
                 f"{self.input_size[0]}x{self.input_size[1]}: resize or letterbox first"
             )
-
-
-def to_labels(out: np.ndarray) -> np.ndarray:
-    """Labels as they are; probabilities (N, H, W, C) through argmax, or > 0.5 for one channel."""
-    if out.ndim == 3:
-        return out.astype(np.uint8, copy=False)
-    if out.shape[-1] == 1:
-        return (out[..., 0] > 0.5).astype(np.uint8)
-    return np.argmax(out, axis=-1).astype(np.uint8)
 
 
 def check_class_count(bundle: Bundle, channels: int | None, model_file: str) -> None:
@@ -92,7 +85,7 @@ def check_class_count(bundle: Bundle, channels: int | None, model_file: str) -> 
                     model_file, MANIFEST)
         return
     n = len(bundle.classes)
-    if channels == n or (channels == 1 and n == 2):
+    if labels_fit_channels(n, channels):
         return
     raise BundleError(
         f"{bundle.manifest_path}: lists {n} classes but {model_file} outputs {channels} "

@@ -1,13 +1,15 @@
 """The served graph: uint8 BGR frames in, uint8 labels (or float probabilities) out.
 
-Pre-processing and argmax live inside the graph so every backend (LiteRT, ONNX Runtime, Keras)
-takes camera frames as they come and returns what the renderer indexes its palette with.
+Pre-processing and the label rule (models.labels: argmax, or one sigmoid channel over 0.5) live
+inside the graph so every backend (LiteRT, ONNX Runtime, Keras) takes camera frames as they come
+and returns what the renderer indexes its palette with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from models.labels import SIGMOID_THRESHOLD
 from models.preprocess import Preprocess
 from training.framework import keras, tf
 
@@ -40,7 +42,7 @@ def serving_function(
             return {"probabilities": probabilities}
         if channels == 1:  # sigmoid: one class against the rest (the compare keeps the channel
             # axis so engines can read the class count from its input)
-            labels = tf.squeeze(tf.cast(probabilities > 0.5, tf.uint8), axis=-1)
+            labels = tf.squeeze(tf.cast(probabilities > SIGMOID_THRESHOLD, tf.uint8), axis=-1)
         else:
             labels = tf.cast(tf.argmax(probabilities, axis=-1, output_type=tf.int32), tf.uint8)
         return {"labels": labels}

@@ -1,4 +1,4 @@
-"""`python -m models convert`: a Keras checkpoint -> an fp16 model bundle, checked against fp32.
+"""`python -m training convert`: a Keras checkpoint -> an fp16 model bundle, checked against fp32.
 
 Steps: check the flags, checkpoint and config (no TensorFlow yet) -> load the fp32 model -> wrap
 it (uint8 BGR in, labels out) -> write each format -> parity of each format's labels against the
@@ -8,7 +8,6 @@ model.yaml, so nothing can load it by mistake.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import time
@@ -21,17 +20,17 @@ import numpy as np
 import yaml
 
 from models.bundle import FORMATS, MANIFEST, Bundle, digest, make_bundle, write_bundle
+from models.labels import label_names, labels_from_probabilities
 from models.parity import agreement, sample_frames
-from models.source import (
+from training.checkpoint import (
     DEFAULT_INPUT_SIZE,
-    Source,
-    SourceError,
-    label_names,
+    Checkpoint,
+    CheckpointError,
     parse_input_size,
-    read_source,
+    read_checkpoint,
 )
 
-log = logging.getLogger("models.convert")
+log = logging.getLogger("training.convert")
 
 DEFAULT_FORMATS = ("tflite", "onnx")
 PARITY_FRAMES = 8
@@ -51,7 +50,7 @@ class ConvertOptions:
     out: str
     config: str | None = None
     formats: str | tuple[str, ...] = DEFAULT_FORMATS
-    input_size: str | None = None  # "HxW"; rounded up to multiples of 32
+    input_size: str | None = None  # "HxW"; rounded up to multiples of the stride (32)
     output: str = "labels"
     min_parity: float = 0.995
     samples: str | None = None
@@ -61,7 +60,7 @@ class ConvertOptions:
 
 @dataclass(frozen=True)
 class Plan:
-    source: Source
+    source: Checkpoint
     out: Path
     name: str
     height: int
@@ -77,7 +76,7 @@ def plan(options: ConvertOptions) -> Plan:
         raise ConvertError(f"--output: must be labels or probabilities, got {options.output!r}")
     if not 0.0 <= options.min_parity <= 1.0:
         raise ConvertError(f"--min-parity: must be a fraction 0..1, got {options.min_parity}")
-    source = read_source(options.checkpoint, options.config)
+    source = read_checkpoint(options.checkpoint, options.config)
     if options.input_size:
         height, width = parse_input_size(options.input_size)
     else:
@@ -122,15 +121,15 @@ def convert(options: ConvertOptions) -> Bundle:
     log.info("source: %s (%s)%s; input %s%s", source.checkpoint, source.kind,
              f" + {source.config}" if source.config else "", size, asked)
     log.info("loading TensorFlow")
-    from models import export
-    from models.graph import serving_function
-    from models.keras_source import complete_source, load_keras_model
     from models.preprocess import backbone_preprocess
+    from training import export
+    from training.graph import serving_function
+    from training.keras_checkpoint import complete_checkpoint, load_keras_model
 
     if "tftrt" in job.formats and (reason := export.tensorrt_missing()):
         raise ConvertError(f"--formats tftrt: {reason}")
     model = load_keras_model(source)
-    source = complete_source(source, model)
+    source = complete_checkpoint(source, model)
     assert source.backbone is not None and source.classes is not None
     preprocess = backbone_preprocess(source.backbone)
     channels = int(model.output_shape[-1])
@@ -185,17 +184,15 @@ def convert(options: ConvertOptions) -> Bundle:
 
 
 def _labels(out: dict) -> np.ndarray:
-    from app.engines.base import to_labels
-
-    return to_labels(next(iter(out.values())).numpy())
+    return labels_from_probabilities(next(iter(out.values())).numpy())
 
 
 def _parity(bundle: Bundle, fmt: str, frames: np.ndarray, reference: np.ndarray) -> float:
     """Run the file the way the app will (its engine), on the CPU."""
     if fmt == "tftrt":
         return _tftrt_parity(bundle, frames, reference)
-    from app.engines.litert import LiteRTEngine
-    from app.engines.onnx import OnnxEngine
+    from models.engines.litert import LiteRTEngine
+    from models.engines.onnx import OnnxEngine
 
     engine = LiteRTEngine(bundle) if fmt == "tflite" else OnnxEngine(bundle, providers=["cpu"])
     with engine:
@@ -210,7 +207,7 @@ def _tftrt_parity(bundle: Bundle, frames: np.ndarray, reference: np.ndarray) -> 
     return agreement(np.concatenate(labels), reference)
 
 
-def _provenance(source: Source, model, mode: str, job: Plan, options: ConvertOptions,
+def _provenance(source: Checkpoint, model, mode: str, job: Plan, options: ConvertOptions,
                 frames: int) -> dict[str, Any]:
     from training.framework import tf
 
@@ -235,14 +232,4 @@ def _provenance(source: Source, model, mode: str, job: Plan, options: ConvertOpt
     }
 
 
-def dumps_summary(bundle: Bundle) -> str:
-    """A short human summary for `python -m models check`."""
-    files = {fmt: f"{f.path} ({f.bytes / 1e6:.2f} MB)" for fmt, f in bundle.files.items()}
-    return json.dumps({
-        "name": bundle.name, "classes": len(bundle.classes),
-        "input": f"{bundle.input.height}x{bundle.input.width}", "output": bundle.output,
-        "files": files, "parity": bundle.parity,
-    }, indent=2)
-
-
-__all__ = ["ConvertError", "ConvertOptions", "ParityError", "SourceError", "convert", "plan"]
+__all__ = ["CheckpointError", "ConvertError", "ConvertOptions", "ParityError", "convert", "plan"]

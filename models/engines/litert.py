@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
+from pathlib import Path
 
 import numpy as np
 
-from app.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
 from models.bundle import Bundle, BundleError
+from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ class LiteRTEngine(Engine):
             ) from None
         self.threads = threads or _cores()
         data = path.read_bytes()
-        check_class_count(bundle, graph_channels(data), path.name)
+        check_class_count(bundle, _read_channels(data, path), path.name)
         try:  # the default op resolver applies XNNPACK to every op it supports
             self._interpreter = Interpreter(model_content=data, num_threads=self.threads)
             self._interpreter.allocate_tensors()
@@ -62,6 +65,18 @@ class LiteRTEngine(Engine):
 
     def close(self) -> None:
         self._interpreter = None  # type: ignore[assignment]
+
+
+def _read_channels(data: bytes, path: Path) -> int | None:
+    """graph_channels, with a file that is no TFLite flatbuffer as one BundleError line."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    if not schema.Model.ModelBufferHasIdentifier(data, 0):
+        raise BundleError(f"{path}: not a TFLite model (no TFL3 identifier)")
+    try:  # the identifier can be right and the tables garbage
+        return graph_channels(data)
+    except (struct.error, IndexError, ValueError, AttributeError) as error:
+        raise BundleError(f"{path}: not a readable TFLite model ({first_line(error)})") from None
 
 
 def graph_channels(model: bytes) -> int | None:

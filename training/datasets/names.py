@@ -1,0 +1,30 @@
+"""The names a data set's classes give by the label rule (models.labels), for every data set."""
+
+from __future__ import annotations
+
+from models import labels
+
+
+class ClassNames:
+    """What a data set's `classes` give by the label rule (models.labels)."""
+
+    classes: list[str]
+
+    @property
+    def add_background(self) -> bool:
+        """A last one-hot channel for every pixel of no chosen class (several classes only)."""
+        return labels.has_background_channel(len(self.classes))
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Names of the one-hot channels, in order (background last when added)."""
+        return labels.channel_names(self.classes)
+
+    @property
+    def output_classes(self) -> list[str]:
+        return self.channel_names
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names by label value, as a bundle converted from this data lists them."""
+        return labels.label_names(self.classes)
