@@ -73,15 +73,19 @@ def noise(i: int) -> np.ndarray:
     return np.random.default_rng(i).integers(0, 256, (SIZE[1], SIZE[0], 3), dtype=np.uint8)
 
 
-def record_until(rec: SegmentRecorder, done, what: str, timeout: float = 60) -> int:
-    """Write noise frames (every one, as for a clip) until done() holds; frames written."""
-    deadline = time.monotonic() + timeout
+def record_until(rec: SegmentRecorder, done, what: str, rate: float | None = None,
+                 timeout: float = 60) -> int:
+    """Write noise frames until done() holds: every one (as for a clip), and no faster than
+    `rate` frames/s of real time if given (as a camera would). Returns the frames written."""
+    start = time.monotonic()
     i = 0
     while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < start + timeout, f"timed out waiting for {what}"
         assert rec.wait_for_room(5)
         rec.write(noise(i))
         i += 1
+        if rate is not None:
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))  # pacing, not a sync
     return i
 
 
@@ -163,12 +167,15 @@ def test_low_disk_mid_run_deletes_only_the_oldest_segments_needed(disk, caplog):
 def test_disk_filled_by_something_else_stops_recording_and_keeps_the_segments(disk, caplog):
     fill(disk, leave=6 * MB)
     goal = 4 * MB / GB
+    # Until the next segment closes and recording stops, frames still go to the disk: at the
+    # pace of a camera and with a short queue, that stays well inside the 1 MB left (a second of
+    # this noise is ~250 KB), however late the loaded machine gets round to the check.
     rec = SegmentRecorder(disk, FPS, SIZE, segment_seconds=1, min_free_gb=goal,
-                          encoder="x264", bitrate_kbps=2000, max_queue_frames=64)
+                          encoder="x264", bitrate_kbps=2000, max_queue_frames=4)
     record_until(rec, lambda: len(rec.files) >= 2, "two closed segments")
     kept = rec.files
     fill(disk, leave=MB)  # another program takes the space: 3 MB short, far more than we hold
-    record_until(rec, lambda: rec.failed, "recording to stop")
+    record_until(rec, lambda: rec.failed, "recording to stop", rate=FPS)
     assert rec.status == "low_disk" and "min_free_gb" in rec.stopped_reason
     rec.close()
     assert all(p.exists() for p in kept)  # nothing was deleted for a goal out of reach
