@@ -73,9 +73,18 @@ class DisplaySettings(_Section):
 class RecordSettings(_Section):
     enabled: bool = True
     dir: str = Field("runs/recordings", description="where segments go")
-    segment_seconds: float = Field(60.0, gt=0)
-    max_age_hours: float | None = Field(168.0, gt=0, description="delete older segments")
-    min_free_gb: float = Field(1.0, ge=0, description="delete oldest segments below this")
+    segment_seconds: float = Field(
+        60.0, gt=0, description="length of one file; it ends on a key frame, one comes a second")
+    max_age_hours: float | None = Field(
+        168.0, gt=0, description="delete segments older than this (None: keep them by age)")
+    min_free_gb: float = Field(
+        0.5, ge=0,
+        description="free space to leave on the disk: the oldest segments are deleted to keep it"
+        " (never the open one or the one just closed, never more than needed); when deleting"
+        " them cannot get there because other files fill the disk, recording stops with a"
+        " warning and keeps them. 0.5 GB: room for logs and small updates on an 8-32 GB SD"
+        " card without taking much of what is left for video (a minute at 4 Mbit/s is 30 MB)."
+        " 0: no floor; a full disk then stops recording with an error")
     # Checked here, not when the first frame reaches the recorder (app/recording/encoders.py).
     encoder: Literal["auto", "x264", "x264enc", "nvv4l2h264", "nvv4l2h264enc", "openh264",
                      "openh264enc"] = Field("auto", description="auto | x264 | nvv4l2h264 | openh264")

@@ -16,30 +16,31 @@ class RecorderError(RuntimeError):
 @dataclass(frozen=True)
 class Encoder:
     name: str  # the GStreamer element factory
-    template: str  # raw BGR in (after appsrc) -> H.264 byte stream out; {fps} {kbps} {bps}
+    template: str  # raw BGR in (after appsrc) -> H.264 byte stream out; {gop} {kbps} {bps}
 
-    def fragment(self, fps: int, kbps: int) -> str:
-        return self.template.format(fps=fps, kbps=kbps, bps=kbps * 1000)
+    def fragment(self, gop: int, kbps: int) -> str:
+        return self.template.format(gop=gop, kbps=kbps, bps=kbps * 1000)
 
 
 # I420 is forced before every encoder: from BGR, x264 would otherwise pick 4:4:4, which most
-# players cannot decode. The GOP is one second so a segment can end on any second.
+# players cannot decode. {gop} is the longest GOP in frames, an upper bound: the recorder
+# asks for a key frame every second of video itself (keyframes.py), whatever the frame rate.
 ENCODERS: dict[str, Encoder] = {
     # Jetson hardware encoder: frames go to NVMM memory through nvvidconv first.
     "nvv4l2h264enc": Encoder(
         "nvv4l2h264enc",
         "videoconvert ! video/x-raw,format=I420 ! nvvidconv ! video/x-raw(memory:NVMM),format=NV12"
-        " ! nvv4l2h264enc bitrate={bps} iframeinterval={fps} idrinterval={fps}"
+        " ! nvv4l2h264enc bitrate={bps} iframeinterval={gop} idrinterval={gop}"
         " insert-sps-pps=true",
     ),
     "x264enc": Encoder(
         "x264enc",
         "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast"
-        " key-int-max={fps} bitrate={kbps}",
+        " key-int-max={gop} bitrate={kbps}",
     ),
     "openh264enc": Encoder(
         "openh264enc",
-        "videoconvert ! video/x-raw,format=I420 ! openh264enc gop-size={fps} bitrate={bps}",
+        "videoconvert ! video/x-raw,format=I420 ! openh264enc gop-size={gop} bitrate={bps}",
     ),
 }
 AUTO_ORDER = ("nvv4l2h264enc", "x264enc", "openh264enc")

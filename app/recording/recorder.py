@@ -4,10 +4,15 @@
 
 Matroska is written front to back and the file sink is unbuffered, so a segment cut short by a
 crash or power loss still decodes every frame the muxer got; every closed segment is complete.
-(splitmuxsink holds back the GOP in progress, so a crash loses up to about one second more.) A bus thread watches
-the pipeline: it applies retention when a segment closes and turns a write error (full disk,
-directory gone) into `failed`. `write()` never blocks on the encoder and never raises: when the
-encoder falls behind, frames are dropped and counted.
+splitmuxsink holds back the GOP in progress, and a key frame starts a GOP every second of pts
+time whatever the real frame rate (keyframes.py), so a crash loses about one second more.
+Frames of odd width or height are padded with black to even ones (H.264 4:2:0 needs them).
+A bus thread watches the pipeline: when a segment closes it checks the file holds a frame
+(segments.py; `files` lists only those) and applies retention; a write error (full disk,
+directory gone) makes the recorder `failed`, and so does a free-space goal that deleting old
+segments cannot reach: recording stops then (`status`, `stopped_reason`) instead of deleting
+the history. `write()` never blocks on the encoder and never raises: when the encoder falls
+behind, frames are dropped and counted.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import cv2
 import numpy as np
 
 from app.recording.encoders import RecorderError, choose_encoder, load_gst
-from app.recording.retention import prune, segment_name
+from app.recording.frames import FramePacker
+from app.recording.keyframes import KeyframePacer, force_key_unit_event, load_gst_video
+from app.recording.retention import Pruned, amount, prune, segment_name
+from app.recording.segments import SegmentFiles
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,8 @@ class SegmentRecorder:
         real rate was); "clock" stamps each frame with the time since the first write, so a
         slower producer still plays back in real time.
     max_queue_frames: frames appsrc may hold before write() starts dropping.
+    min_free_gb: free space to keep in `directory`; the oldest segments are deleted for it,
+        but never the open one or the one just closed, and none when that would not be enough.
     """
 
     def __init__(
@@ -61,6 +71,8 @@ class SegmentRecorder:
         self.directory = Path(directory)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.width, self.height = int(size[0]), int(size[1])
+        self._packer = FramePacker(self.width, self.height)
+        self.encoded_size = self._packer.size  # even: odd sizes are padded with black
         self.segment_seconds = float(segment_seconds)
         self.max_age_s = max_age_s
         self.min_free_gb = float(min_free_gb)
@@ -68,17 +80,21 @@ class SegmentRecorder:
         self.timestamps = timestamps
         self.frames_written = 0
         self.dropped = 0
+        self.stopped_reason: str | None = None  # one line, once recording stopped on its own
 
-        self._frame_bytes = self.width * self.height * 3
+        self._status = "recording"
+        self._frame_bytes = self._packer.frame_bytes
         self._index = 0
         self._t0: float | None = None
-        self._failed = False
+        self._failed = False  # write() is a no-op: stopped on low disk, or errored
+        self._errored = False
         self._closed = False
         self._lock = threading.Lock()
-        self._files: list[Path] = []
-        self._open_files: set[Path] = set()
         self._sequence = 0
         self._eos = threading.Event()
+        self._eos_sent = False
+        self._pacer = KeyframePacer()
+        self._keys_forced = 0
         self._stop_bus = threading.Event()
         self._bus_thread: threading.Thread | None = None
         self._warned: set[str] = set()
@@ -92,10 +108,15 @@ class SegmentRecorder:
 
         self._encoder = choose_encoder(encoder)  # raises RecorderError: a configuration problem
         self._gst = load_gst()
+        self._gst_video = load_gst_video()
+        self._segments = SegmentFiles(self._gst, self.directory)
         if not self._directory_writable():
             return
         # Leftovers of earlier runs; nothing is open yet, so the newest may go too.
-        prune(self.directory, prefix, max_age_s, self.min_free_gb, keep_newest=False)
+        pruned = prune(self.directory, prefix, max_age_s, self.min_free_gb, keep_newest=False)
+        if pruned.short_bytes:
+            self._stop_low_disk(pruned)
+            return
         self._start_pipeline(bitrate_kbps)
 
     # -- public ------------------------------------------------------------------------------
@@ -105,10 +126,15 @@ class SegmentRecorder:
         return self._failed
 
     @property
+    def status(self) -> str:
+        """recording | closed | low_disk (stopped: the free-space goal is out of reach) |
+        error (stopped: unwritable directory, write error, pipeline failure)."""
+        return self._status
+
+    @property
     def files(self) -> list[Path]:
-        """Segments this recorder started that still exist, oldest first."""
-        with self._lock:
-            return [p for p in self._files if p.exists()]
+        """Closed segments of this recorder that hold a frame and still exist, oldest first."""
+        return self._segments.done
 
     @property
     def encoder(self) -> str:
@@ -122,7 +148,7 @@ class SegmentRecorder:
             self._push(image)
         except Exception:  # the caller's frame loop must survive anything in here
             log.exception("recorder: write failed, recording stops")
-            self._fail()
+            self._fail("recorder: write failed", logged=True)
 
     def wait_for_room(self, timeout: float) -> bool:
         """Wait up to `timeout` s until write() would queue a frame rather than drop it.
@@ -147,18 +173,21 @@ class SegmentRecorder:
         self._closed = True
         if self._pipeline is None:
             return
-        if not self._failed and self.frames_written:  # EOS alone would leave an empty file
-            self._src.emit("end-of-stream")
-            if not self._eos.wait(timeout):
-                log.warning("recorder: no EOS after %.0f s; the last segment may be cut", timeout)
+        if not self._errored:
+            self._end_stream()
+        if self._eos_sent and not self._eos.wait(timeout):
+            log.warning("recorder: no EOS after %.0f s; the last segment may be cut", timeout)
         self._stop_bus.set()
         if self._bus_thread is not None:
             self._bus_thread.join(timeout)
         self._pipeline.set_state(self._gst.State.NULL)
+        self._segments.settle_open()
         log.info(
             "recorder: closed, %d frames written, %d dropped, %d segments",
-            self.frames_written, self.dropped, len(self._files),
+            self.frames_written, self.dropped, len(self.files),
         )
+        if self._status == "recording":
+            self._status = "closed"
 
     def __enter__(self) -> SegmentRecorder:
         return self
@@ -185,7 +214,7 @@ class SegmentRecorder:
         if src.get_property("current-level-bytes") + self._frame_bytes > self._max_bytes:
             self.dropped += 1  # the encoder is behind: losing a frame beats stalling the loop
             return
-        buf = gst.Buffer.new_wrapped(np.ascontiguousarray(image).tobytes())
+        buf = gst.Buffer.new_wrapped(self._packer.pack(image))
         frame_ns = int(gst.SECOND / self.fps)
         if self.timestamps == "clock":
             pts = max(int((now - self._t0) * gst.SECOND), self._last_pts + 1)  # strictly rising
@@ -197,6 +226,9 @@ class SegmentRecorder:
         if len(self._wall_times) > self._wall_times_max:
             del self._wall_times[next(iter(self._wall_times))]  # oldest: dicts keep order
         buf.duration = frame_ns
+        if self._pacer.due(pts):
+            self._keys_forced += 1
+            src.send_event(force_key_unit_event(gst, self._gst_video, self._keys_forced))
         if src.emit("push-buffer", buf) == gst.FlowReturn.OK:
             self.frames_written += 1
         else:
@@ -210,23 +242,27 @@ class SegmentRecorder:
             with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
                 pass
         except OSError as exc:
-            log.error("recorder: cannot write to %s (%s); recording disabled", self.directory, exc)
-            self._failed = True
+            self._fail(f"recorder: cannot write to {self.directory} ({exc}); recording disabled")
             return False
         return True
 
     def _start_pipeline(self, bitrate_kbps: int) -> None:
         gst = self._gst
-        gop = max(1, round(float(self.fps)))
+        # An upper bound only: the pacer's key frame every second comes first. A count of fps
+        # would add a second key frame most seconds when frames come a little faster than fps.
+        gop = 2 * max(1, round(float(self.fps)))
+        width, height = self.encoded_size
         caps = (
-            f"video/x-raw,format=BGR,width={self.width},height={self.height},"
+            f"video/x-raw,format=BGR,width={width},height={height},"
             f"framerate={self.fps.numerator}/{self.fps.denominator}"
         )
         description = (
             f"appsrc name=src is-live=true format=time block=false max-bytes={self._max_bytes}"
             f" caps={caps} ! {self._encoder.fragment(gop, bitrate_kbps)} ! h264parse"
-            f" ! splitmuxsink name=mux muxer=matroskamux send-keyframe-requests=true"
-            f" max-size-time={int(self.segment_seconds * gst.SECOND)}"
+            # Key frames come every second (keyframes.py); a segment ends on the one nearest
+            # to its length: splitmuxsink ends it before the GOP that would pass max-size-time.
+            f" ! splitmuxsink name=mux muxer=matroskamux send-keyframe-requests=false"
+            f" max-size-time={int((self.segment_seconds + 0.5) * gst.SECOND)}"
         )
         log.debug("recorder pipeline: %s", description)
         try:
@@ -250,9 +286,10 @@ class SegmentRecorder:
             self._fail("recorder: pipeline did not start")
             return
         log.info(
-            "recorder: %s, %dx%d @ %s fps, %g s segments in %s",
-            self._encoder.name, self.width, self.height, self.fps, self.segment_seconds,
-            self.directory,
+            "recorder: %s, %dx%d%s @ %s fps, %g s segments in %s",
+            self._encoder.name, self.width, self.height,
+            f" padded to {width}x{height}" if self._packer.padded else "",
+            self.fps, self.segment_seconds, self.directory,
         )
 
     def _on_format_location(self, _mux: Any, _fragment_id: int, first: Any) -> str:
@@ -266,9 +303,7 @@ class SegmentRecorder:
             running = first.get_segment().to_running_time(self._gst.Format.TIME, buf.pts)
             started = self._wall_times.get(running)
         path = self._next_location(started or datetime.now())
-        with self._lock:
-            self._files.append(path)
-            self._open_files.add(path)
+        self._segments.opened(path)
         return str(path)
 
     def _next_location(self, started: datetime) -> Path:
@@ -292,8 +327,7 @@ class SegmentRecorder:
                 self._eos.set()
             elif msg.type == gst.MessageType.ERROR:
                 err, _debug = msg.parse_error()
-                with self._lock:
-                    where = ", ".join(str(p) for p in self._open_files) or str(self.directory)
+                where = ", ".join(map(str, self._segments.open)) or str(self.directory)
                 self._fail(f"recorder: {err.message} ({where}); recording stopped")
                 return
             elif msg.type == gst.MessageType.ELEMENT:
@@ -303,23 +337,50 @@ class SegmentRecorder:
                     self._segment_closed(Path(structure.get_string("location")))
 
     def _segment_closed(self, path: Path) -> None:
-        with self._lock:
-            self._open_files.discard(path)
-            protect = set(self._open_files)
         log.info("recorder: segment %s closed", path.name)
+        if not self._segments.closed(path):
+            return  # settled already, after a failure
+        protect = {path, *self._segments.open}  # never the open one, nor the one just closed
         if self.max_age_s is not None or self.min_free_gb > 0:
-            prune(self.directory, self.prefix, self.max_age_s, self.min_free_gb, protect)
+            pruned = prune(self.directory, self.prefix, self.max_age_s, self.min_free_gb, protect)
+            if pruned.short_bytes:
+                self._stop_low_disk(pruned)
 
-    def _fail(self, message: str | None = None) -> None:
+    def _end_stream(self) -> None:
+        """Finish the open segment (EOS alone, with no frame, would leave an empty file)."""
+        with self._lock:
+            if self._eos_sent or not self.frames_written:
+                return
+            self._eos_sent = True
+        self._src.emit("end-of-stream")
+
+    def _stop_low_disk(self, pruned: Pruned) -> None:
         if self._failed:
             return
         self._failed = True
+        self._status = "low_disk"
+        self.stopped_reason = (
+            f"recorder: {amount(pruned.free_bytes)} free in {self.directory}, and deleting old "
+            f"segments cannot bring it to min_free_gb {self.min_free_gb:g}; recording stopped, "
+            "the recordings are kept"
+        )
+        log.warning(self.stopped_reason)
+        if self._pipeline is not None:
+            self._end_stream()  # the open segment still ends cleanly; close() waits for it
+
+    def _fail(self, message: str, logged: bool = False) -> None:
+        if self._errored:
+            return
+        self._errored = self._failed = True
+        if self._status == "recording":  # a write error after a low-disk stop keeps that reason
+            self._status, self.stopped_reason = "error", message
         self._eos.set()  # nothing more will come; do not make close() wait
-        if message:
+        if not logged:
             log.error(message)
         if self._pipeline is not None:
             # Release the file and the encoder; later write() calls return at the first check.
             self._pipeline.set_state(self._gst.State.NULL)
+            self._segments.settle_open()
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         if key not in self._warned:

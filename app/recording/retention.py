@@ -1,4 +1,10 @@
-"""Segment names and the retention rule: delete the oldest segments by age and by free disk."""
+"""Segment names and the retention rule: delete the oldest segments by age and by free disk.
+
+The free-space rule never eats the history: it deletes only as many of the oldest segments as it
+takes to get back to the goal, and when deleting every segment it may delete would still not
+get there (the disk is filled by something else), it deletes none and says so; the recorder
+then stops instead of deleting each new segment as it closes.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ import re
 import shutil
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 EXTENSION = ".mkv"
+GB = 1e9
 
 
 def segment_name(prefix: str, started: datetime, sequence: int) -> str:
@@ -34,8 +42,23 @@ def list_segments(directory: Path, prefix: str) -> list[Path]:
     return sorted(names, key=lambda p: p.name)
 
 
-def free_gb(directory: Path) -> float:
-    return shutil.disk_usage(directory).free / 1e9
+def amount(size: float) -> str:
+    """Bytes for a log line: 1.25 GB, 0.40 GB, 3.1 MB."""
+    return f"{size / GB:.2f} GB" if size >= 0.1 * GB else f"{size / 1e6:.1f} MB"
+
+
+def free_bytes(directory: Path) -> int:
+    return shutil.disk_usage(directory).free
+
+
+@dataclass
+class Pruned:
+    """What one retention pass did. `short_bytes` > 0: the free-space goal is out of reach by
+    deleting old segments (none was deleted for it); that many bytes are missing."""
+
+    deleted: list[Path] = field(default_factory=list)
+    free_bytes: int = 0
+    short_bytes: int = 0
 
 
 def prune(
@@ -45,33 +68,78 @@ def prune(
     min_free_gb: float,
     protect: Collection[Path] = (),
     keep_newest: bool = True,
-) -> list[Path]:
-    """Delete the oldest segments that are older than `max_age_s` or while free space is below
-    `min_free_gb`. Anything in `protect` (the open segment) is never deleted, nor is the newest
-    segment while `keep_newest` (during recording it is, or is about to be, the open one).
-    Returns the deleted paths."""
+) -> Pruned:
+    """Delete segments older than `max_age_s`, then the oldest ones while free space is below
+    `min_free_gb`. Anything in `protect` (the open segment, the one just closed) is never
+    deleted, nor is the newest segment while `keep_newest`."""
     segments = list_segments(directory, prefix)
     keep = {p.resolve() for p in protect}
     if segments and keep_newest:
         keep.add(segments[-1].resolve())
-    deleted: list[Path] = []
+    candidates = [p for p in segments if p.resolve() not in keep]
+    result = Pruned()
+    if max_age_s is not None:
+        candidates = _delete_old(candidates, max_age_s, result)
+    try:
+        result.free_bytes = free_bytes(directory)
+    except OSError as exc:
+        log.warning("recorder: cannot read the free space of %s: %s", directory, exc)
+        return result
+    need = int(min_free_gb * GB) - result.free_bytes
+    if min_free_gb > 0 and need > 0:
+        _free_space(candidates, need, min_free_gb, result)
+    return result
+
+
+def _delete_old(candidates: list[Path], max_age_s: float, result: Pruned) -> list[Path]:
+    """Delete the candidates older than `max_age_s`; return the ones left."""
     now = time.time()
-    for path in segments:
-        if path.resolve() in keep:
-            continue
+    left = []
+    for path in candidates:
         try:
-            too_old = max_age_s is not None and now - path.stat().st_mtime > max_age_s
-            low_disk = min_free_gb > 0 and free_gb(directory) < min_free_gb
-            if not (too_old or low_disk):
-                break  # oldest first: nothing newer qualifies by age, and the disk is fine
-            path.unlink()
+            old = now - path.stat().st_mtime > max_age_s
         except FileNotFoundError:
             continue  # removed by someone else meanwhile
-        except OSError as exc:
-            log.warning("recorder: cannot delete old segment %s: %s", path, exc)
+        if old and _unlink(path):
+            result.deleted.append(path)
+            log.info("recorder: deleted %s (older than %.0f h)", path.name, max_age_s / 3600)
+        else:
+            left.append(path)
+    return left
+
+
+def _free_space(candidates: list[Path], need: int, min_free_gb: float, result: Pruned) -> None:
+    """Delete the oldest candidates until `need` bytes are freed, or none when they cannot."""
+    sizes = []
+    for path in candidates:
+        try:
+            sizes.append(path.stat().st_blocks * 512)  # what deleting it gives back
+        except FileNotFoundError:
+            sizes.append(0)
+    if sum(sizes) < need:
+        result.short_bytes = need - sum(sizes)
+        return
+    freed = 0
+    for path, size in zip(candidates, sizes, strict=True):
+        if freed >= need:
             break
-        deleted.append(path)
-        log.info(
-            "recorder: deleted %s (%s)", path.name, "age" if too_old else "low free disk"
+        if not _unlink(path):
+            break  # logged; the next pass tries again
+        freed += size
+        result.deleted.append(path)
+        log.warning(
+            "recorder: deleted %s to keep %s free (%s were free)",
+            path.name, amount(min_free_gb * GB), amount(result.free_bytes),
         )
-    return deleted
+    result.free_bytes += freed
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return True  # gone already: as good as deleted
+    except OSError as exc:
+        log.warning("recorder: cannot delete old segment %s: %s", path, exc)
+        return False
+    return True
