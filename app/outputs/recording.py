@@ -34,6 +34,8 @@ class RecordingOutput(Output):
         self.files: list[Path] = []
         self._stopped = False  # a recorder failed: no new one for the rest of the run
         self._closed_drops = 0
+        self._last = None  # the recorder closed last, for `status` after recording stopped
+        self._reason: str | None = None  # why no recorder could be built
         self._lock = threading.Lock()  # recorder swap vs `dropped` read from other threads
 
     @property
@@ -41,6 +43,19 @@ class RecordingOutput(Output):
         with self._lock:
             recorder = self.recorder
             return self._closed_drops + (recorder.dropped if recorder else 0)
+
+    @property
+    def status(self) -> tuple[str, str | None]:
+        """(state, reason) for status pages and metrics: "off", "waiting" (no frame yet),
+        "recording", or why it stopped ("low_disk", "error"), with the one-line reason."""
+        if not self.settings.enabled:
+            return "off", None
+        recorder = self.recorder or self._last
+        if recorder is None:
+            return ("error", self._reason) if self._stopped else ("waiting", None)
+        if self._stopped and recorder.status in ("recording", "closed"):
+            return "error", self._reason or recorder.stopped_reason
+        return recorder.status, recorder.stopped_reason
 
     def fps(self, source_fps: float | None) -> float:
         """The recording's frame rate: configured, else the source's, else source.fps, else 15."""
@@ -87,10 +102,10 @@ class RecordingOutput(Output):
                 timestamps="clock" if live else "frames")
         except RecorderError as error:
             log.error("recording stopped: %s", error)
-            self._stopped = True
+            self._stopped, self._reason = True, str(error)
             return None
-        if recorder.failed:  # an unwritable record.dir: the recorder has logged it
-            self._stopped = True
+        if recorder.failed:  # an unwritable record.dir or a full disk: the recorder logged it
+            self._stopped, self._last = True, recorder
             recorder.close()
             return None
         with self._lock:
@@ -104,6 +119,7 @@ class RecordingOutput(Output):
             if recorder is None:
                 return
             self._closed_drops += recorder.dropped
+            self._last = recorder
         recorder.close()  # outside the lock: it may wait for the encoder's EOS
         self.files.extend(recorder.files)
         log.info("recording closed: %d segment(s) in %s", len(recorder.files), self.settings.dir)

@@ -32,6 +32,7 @@ def test_a_failing_output_is_closed_and_the_recording_keeps_every_frame(engine, 
     config = pipeline_config(**{"source.uri": str(clip.path), "record.enabled": True,
                                 "record.dir": str(tmp_path / "rec"), "record.segment_seconds": 60})
     pipeline = Pipeline(config, engine, RunOptions(headless=True))
+    assert pipeline.recording.status == ("waiting", None)
     broken = BrokenOutput()
     pipeline.output.outputs.insert(0, broken)  # before the recorder: its failure comes first
     with caplog.at_level(logging.INFO):
@@ -40,6 +41,7 @@ def test_a_failing_output_is_closed_and_the_recording_keeps_every_frame(engine, 
     assert pipeline.stats.output.total == clip.frames
     (segment,) = pipeline.recorded_files
     assert len(decode(segment)) == clip.frames
+    assert pipeline.recording.status == ("closed", None)
     assert "broken output failed; closing it, the others go on" in caplog.text
 
 
@@ -56,6 +58,7 @@ def test_outputs_get_the_frame_its_labels_and_the_source_state(engine, clip):
     pipeline = Pipeline(pipeline_config(**{"source.uri": str(clip.path)}), engine,
                         RunOptions(headless=True))
     pipeline.output.outputs.append(Collect())
+    assert pipeline.recording.status == ("off", None)
     assert pipeline.run() == 0
     assert [r.frame.index for r in seen] == list(range(clip.frames))
     first = seen[0]

@@ -292,6 +292,8 @@ def test_recorder_that_cannot_be_built_stops_recording_only(engine, clip, monkey
     assert pipeline.stats.output.total == clip.frames  # display/output went on without it
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["recording stopped: no H.264 encoder: install gstreamer1.0-plugins-ugly"]
+    assert pipeline.recording.status == ("error",
+                                         "no H.264 encoder: install gstreamer1.0-plugins-ugly")
 
 
 def test_unwritable_record_dir_stops_recording_only(engine, clip, tmp_path, caplog):
@@ -306,6 +308,8 @@ def test_unwritable_record_dir_stops_recording_only(engine, clip, tmp_path, capl
     assert pipeline.stats.output.total == clip.frames
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and str(blocker / "rec") in errors[0], errors
+    state, reason = pipeline.recording.status
+    assert state == "error" and str(blocker / "rec") in reason, (state, reason)
 
 
 def test_hud_says_camera_offline_and_the_idle_window_picture_is_dimmed(engine):
