@@ -66,6 +66,11 @@ class FrameHub:
         return self._latest
 
     @property
+    def published(self) -> int:
+        """Frames handed over so far."""
+        return self._seq
+
+    @property
     def watchers(self) -> int:
         return self._watchers
 

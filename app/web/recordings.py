@@ -140,15 +140,33 @@ def remux(source: Path, target: Path) -> None:
     from app.recording.encoders import load_gst
 
     gst = load_gst()
-    pipeline = gst.parse_launch("filesrc name=src ! matroskademux ! h264parse "
+    pipeline = gst.parse_launch("filesrc name=src ! matroskademux ! h264parse name=parse "
                                 "! mp4mux faststart=true ! filesink name=sink")
     # Set as properties, not spliced into the description: a path may hold spaces or quotes.
     pipeline.get_by_name("src").set_property("location", str(source))
     pipeline.get_by_name("sink").set_property("location", str(target))
+    pipeline.get_by_name("parse").get_static_pad("src").add_probe(
+        gst.PadProbeType.BUFFER, _fill_missing_pts(gst), None)
     error = _run_to_eos(pipeline, gst, REMUX_TIMEOUT_S)
     if error is not None:
         target.unlink(missing_ok=True)
         raise RemuxError(f"cannot remux {source.name} to MP4: {error}")
+
+
+def _fill_missing_pts(gst):
+    """Matroska keeps milliseconds: two frames recorded within one (a burst when the output
+    queue empties at once) come back with the second one's time missing, which mp4mux refuses.
+    Such a frame gets its predecessor's time plus 1 ms."""
+    last = [0]
+
+    def probe(_pad, info, _data):
+        buffer = info.get_buffer()
+        if buffer.pts == gst.CLOCK_TIME_NONE:
+            buffer.pts = last[0] + gst.MSECOND
+        last[0] = buffer.pts
+        return gst.PadProbeReturn.OK
+
+    return probe
 
 
 def probe_duration(path: Path) -> float | None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -30,6 +31,7 @@ BOUNDARY = "frame"
 WAKE_S = 1.0  # a waiting stream looks for a closed connection or a stop this often
 WRITE_TIMEOUT_S = 20.0  # a client that takes no bytes for this long is dropped
 NO_STORE = {"Cache-Control": "no-store"}
+STREAM_SNDBUF = 64 * 1024  # bytes the kernel may hold per viewer (a few frames)
 
 
 class Routes:
@@ -105,6 +107,11 @@ class Routes:
         response = web.StreamResponse(headers={
             **NO_STORE, "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             "X-Accel-Buffering": "no"})  # a reverse proxy in front must not buffer the stream
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None:
+            # A small send buffer: a slow viewer gets the newest frame next, not seconds of
+            # old ones queued in the kernel.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
         try:
             await response.prepare(request)
             await response.write(f"--{BOUNDARY}\r\n".encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import socket
 import threading
@@ -70,8 +71,9 @@ class WebServer:
             return
         try:
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(STOP_S)
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            log.warning("web: server did not close within %.0f s", STOP_S)
+        except concurrent.futures.TimeoutError:
+            log.warning("web: server did not close within %.0f s; leaving it", STOP_S)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_S)
         self._thread = None
@@ -110,4 +112,3 @@ class WebServer:
             self._sampler.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
-        asyncio.get_running_loop().stop()
