@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import socket
 import threading
 
@@ -36,8 +37,8 @@ def bind(listen: str) -> socket.socket:
             host = "127.0.0.1"
         return socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
     except OSError as error:
-        raise ConfigError(f"web.listen: cannot listen on {listen} "
-                          f"({error.strerror or error})") from None
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ConfigError(f"web.listen: cannot listen on {listen} ({reason})") from None
 
 
 class WebServer:
