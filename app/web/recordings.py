@@ -85,6 +85,8 @@ class Recordings:
             duration = None if recording else self.duration(path, stat.st_size, stat.st_mtime_ns)
             segments.append(Segment(path.name, path, started_at(path.name), stat.st_size,
                                     duration, recording))
+        names = {s.name for s in segments}  # forget the lengths of segments retention deleted
+        self._durations = {k: v for k, v in self._durations.items() if k[0] in names}
         return segments
 
     def duration(self, path: Path, size: int, mtime_ns: int) -> float | None:

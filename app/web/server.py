@@ -101,8 +101,10 @@ class WebServer:
         self.routes.add_to(app)
         self.routes.started()
         # Streams end on `closing`; shutdown_timeout only bounds requests still running.
+        # handler_cancellation: a viewer who leaves frees its stream slot at once, not at the
+        # next frame that fails to send.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     shutdown_timeout=1.0)
+                                     shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         await web.SockSite(self._runner, self.sock).start()
         self._sampler = asyncio.create_task(self.routes.sample_rates())
