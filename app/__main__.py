@@ -126,7 +126,12 @@ def _run(config, engine, args) -> int:
     telemetry = Telemetry(config.telemetry.interval_s) if config.telemetry.enabled else None
     options = RunOptions(headless=args.headless, max_frames=args.max_frames,
                          stats_json=Path(args.stats_json) if args.stats_json else None)
-    pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
+    try:
+        pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
+    except ConfigError as error:  # web.listen: the port is taken or the address is not ours
+        print(f"error: {error}", file=sys.stderr)
+        engine.close()
+        return 2
 
     def on_signal(signum, _frame) -> None:
         # Only a plain append here: the handler runs between two bytecodes of whatever the main

@@ -6,10 +6,11 @@ the CLI turns it into one line on stderr and exit code 2 before anything starts.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
@@ -96,6 +97,54 @@ class TelemetrySettings(_Section):
     interval_s: float = Field(2.0, gt=0)
 
 
+class WebSettings(_Section):
+    enabled: bool = Field(False, description="serve the live view, recordings, JSON and /metrics")
+    token_sha256: str | None = Field(None, description="sha256 (hex) of the access token; "
+                                     "required unless listen is a loopback address")
+    max_clients: int = Field(4, ge=1, le=64, description="live streams at once; more get 503")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="quality of the live JPEG frames")
+    # Last: its validator reads token_sha256 (pydantic validates fields in declaration order).
+    listen: str = Field("127.0.0.1:8080",
+                        description="host:port or [v6]:port; port 0: any free port (logged)")
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hex_digest(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.strip().lower()
+            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+                raise ValueError("must be the 64 hex digits of the token's sha256 "
+                                 "(printf %s TOKEN | sha256sum)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _local_or_token(cls, value: str, info: ValidationInfo) -> str:
+        host, _port = split_listen(value)
+        if (info.data.get("enabled") and not is_loopback(host)
+                and not info.data.get("token_sha256")):
+            raise ValueError(f"{value} is reachable from other machines: set web.token_sha256 "
+                             "(see README, 'Watch it over the network') or listen on 127.0.0.1")
+        return value
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port); ValueError with a readable message."""
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{listen!r} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
 class AppConfig(_Section):
     source: SourceSettings = SourceSettings()
     model: ModelSettings = ModelSettings()
@@ -104,6 +153,7 @@ class AppConfig(_Section):
     display: DisplaySettings = DisplaySettings()
     record: RecordSettings = RecordSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    web: WebSettings = WebSettings()
 
 
 def load_app_config(path: str | Path | None, overrides: dict | None = None) -> AppConfig:

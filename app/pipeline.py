@@ -36,6 +36,7 @@ from app.render import Renderer
 from app.reporting import StatsReporter
 from app.run_state import DRAIN_S, POLL_S, RunState
 from app.segmenter import Segmenter
+from app.sources.base import redact
 from app.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Pipeline:
         self.recording = RecordingOutput(config.record, self.state.halt,
                                          lambda: self.state.beat("output"), POLL_S,
                                          configured_source_fps=config.source.fps)
+        self.telemetry = telemetry
         self.hud = HudText(self.stats, self.drops, telemetry)
         outputs: list[Output] = []
         display = open_display(config.display, options.headless, self.stop)
@@ -88,6 +90,13 @@ class Pipeline:
             outputs.append(display)
         if config.record.enabled:
             outputs.append(self.recording)
+        self.web = None
+        if config.web.enabled:  # last: it binds its port, and nothing after it may fail
+            from app.outputs.web import WebOutput
+
+            self.web = WebOutput(config.web, self.status, self.stats, list(engine.classes),
+                                 engine.palette, config.record.dir)
+            outputs.append(self.web)
         self.output = OutputStage(self.renderer, self.hud if overlay.hud else None, outputs,
                                   self.state, self.stats, self.queue, self._source_state,
                                   on_first_frame=self._first_frame)
@@ -130,6 +139,30 @@ class Pipeline:
 
     def report(self) -> dict:
         return self.reporter.report()
+
+    def status(self) -> dict:
+        """The live state for the web (from any thread; resets none of the report's rates)."""
+        from app.web.status import camera_state, latency_ms
+
+        stats = self.stats
+        recorder = self.recording.recorder
+        writing = recorder.open_segment if recorder is not None else None
+        state, reason = self.recording.status
+        return {
+            "uptime_s": round(time.monotonic() - stats.started, 1),
+            "frames": {"captured": stats.captured.total, "inferred": stats.inferred.total,
+                       "output": stats.output.total},
+            "latency": latency_ms(stats), "drops": self.drops(), "reconnects": stats.reconnects,
+            "camera": camera_state(stats), "source": redact(self.config.source.uri),
+            "backend": self.engine.name, "stopping": self.state.stopping,
+            "recording": {"enabled": self.config.record.enabled,
+                          "active": state == "recording", "state": state, "reason": reason,
+                          "segment": writing.name if writing is not None else None,
+                          "segments_this_run": len(self.recording.files) + (
+                              len(recorder.files) + (writing is not None) if recorder else 0),
+                          "dropped": self.recording.dropped},
+            "telemetry": self.telemetry.snapshot() if self.telemetry is not None else {},
+        }
 
     # -- stopping ----------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs: `runtime` (venv, GStreamer, PyGObject build deps),
 # `train` (runtime plus tcmalloc, faster CPU training: bench/train_step.py) or `test`
-# (train plus Xvfb, ffmpeg, shellcheck, systemd tools). Installs only what is missing.
+# (train plus Xvfb, ffmpeg, shellcheck, systemd tools, Chromium for the web tests). Installs only what is missing.
 set -euo pipefail
 
 runtime=(
@@ -11,7 +11,7 @@ runtime=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
 train_only=(libtcmalloc-minimal4)
-test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd)
+test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd chromium)
 
 case "${1:-runtime}" in
   runtime) wanted=("${runtime[@]}") ;;

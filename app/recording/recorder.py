@@ -137,6 +137,12 @@ class SegmentRecorder:
         return self._segments.done
 
     @property
+    def open_segment(self) -> Path | None:
+        """The segment being written now, if any (not yet in `files`)."""
+        current = self._segments.open
+        return current[-1] if current else None
+
+    @property
     def encoder(self) -> str:
         return self._encoder.name
 

@@ -1,0 +1,117 @@
+"""The web server: aiohttp on its own thread with its own event loop.
+
+aiohttp because it is a maintained asyncio HTTP server that streams (MJPEG), serves files with
+Range requests (video seeking) and runs inside an app without taking over its main thread.
+The socket is bound in the caller's thread, so a taken port or a bad address is an error at
+start-up, before any pipeline thread runs. `stop()` ends the streams, closes the server and
+joins the thread within STOP_S, well inside the app's stop budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import socket
+import threading
+
+from aiohttp import web
+
+from app.config import ConfigError, WebSettings, split_listen
+from app.web.auth import auth_middleware
+from app.web.routes import Routes
+
+log = logging.getLogger("app.web")
+STOP_S = 2.0  # streams end, the server closes and the thread joins within this
+WORKERS = 2  # JPEG, PNG, listing, remux and /metrics: one board, two cores
+
+
+def bind(listen: str) -> socket.socket:
+    """A listening socket for 'host:port'; ConfigError (one line, exit 2) when it cannot be."""
+    host, port = split_listen(listen)
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if host == "localhost":
+            host = "127.0.0.1"
+        return socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ConfigError(f"web.listen: cannot listen on {listen} ({reason})") from None
+
+
+class WebServer:
+    def __init__(self, settings: WebSettings, routes: Routes) -> None:
+        self.settings = settings
+        self.routes = routes
+        self.pool = routes.pool
+        self.sock = bind(settings.listen)
+        host, port = self.sock.getsockname()[:2]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._sampler: asyncio.Task | None = None
+
+    def start(self) -> None:
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="web",
+                                        daemon=True)
+        self._thread.start()
+        ready.result(timeout=30)
+        log.info("web: serving %s%s", self.url,
+                 " (token required)" if self.settings.token_sha256 else "")
+
+    def frame_ready(self) -> None:
+        """From any thread: a new JPEG is ready for the streams."""
+        self._loop.call_soon_threadsafe(self.routes.frame_ready)
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(STOP_S)
+        except concurrent.futures.TimeoutError:
+            log.warning("web: server did not close within %.0f s; leaving it", STOP_S)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(STOP_S)
+        self._thread = None
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the web thread ----------------------------------------------------------------------
+
+    def _serve(self, ready: concurrent.futures.Future[None]) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as error:  # noqa: BLE001 - handed to the starting thread
+            ready.set_exception(error)
+            self._loop.close()
+            return
+        ready.set_result(None)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def _start(self) -> None:
+        app = web.Application(middlewares=[auth_middleware(self.settings.token_sha256)])
+        self.routes.add_to(app)
+        self.routes.started()
+        # Streams end on `closing`; shutdown_timeout only bounds requests still running.
+        # handler_cancellation: a viewer who leaves frees its stream slot at once, not at the
+        # next frame that fails to send.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                     shutdown_timeout=1.0, handler_cancellation=True)
+        await self._runner.setup()
+        await web.SockSite(self._runner, self.sock).start()
+        self._sampler = asyncio.create_task(self.routes.sample_rates())
+
+    async def _shutdown(self) -> None:
+        self.routes.stop_streams()
+        if self._sampler is not None:
+            self._sampler.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
