@@ -88,6 +88,10 @@ class Pipeline:
             outputs.append(display)
         if config.record.enabled:
             outputs.append(self.recording)
+        if config.rtsp.enabled:
+            from app.outputs.rtsp import open_rtsp  # GStreamer's RTSP server only when asked
+
+            outputs.append(open_rtsp(config.rtsp, config.record.encoder, config.source.fps))
         self.output = OutputStage(self.renderer, self.hud if overlay.hud else None, outputs,
                                   self.state, self.stats, self.queue, self._source_state,
                                   on_first_frame=self._first_frame)
