@@ -165,7 +165,9 @@ class RtspOutput(Output):
         self._thread.join(JOIN_S)
         if self._thread.is_alive():
             log.warning("rtsp: the server thread did not stop within %.0f s", JOIN_S)
+        # The source holds the listening socket: dropping the last reference closes it.
         self._listener.destroy()
+        self._listener = None
         log.info("rtsp: closed (%d frames sent, %d dropped)", self.frames_sent, self.dropped)
 
     # -- frames (output thread) --------------------------------------------------------------
