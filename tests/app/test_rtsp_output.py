@@ -507,3 +507,18 @@ def test_sigterm_with_a_client_watching_exits_0_and_leaves_playable_segments(run
         if client.poll() is None:
             os.kill(client.pid, signal.SIGKILL)
             client.wait(10)
+
+
+@pytest.mark.xfail(strict=True, reason="app/__main__.py must catch ConfigError from Pipeline() "
+                   "(the RTSP port is bound there); until then this is a traceback and exit 1")
+def test_a_port_in_use_stops_the_app_with_one_line_and_exit_2(tmp_path, tiny_bundle):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = app_config(tmp_path / "app.yaml", rtsp={"port": taken.getsockname()[1]})
+        result = subprocess.run([sys.executable, "-m", "app", "--config", str(config),
+                                 "--bundle", str(tiny_bundle), "--headless"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: rtsp.port: cannot listen")
+    assert "Traceback" not in result.stderr
