@@ -149,9 +149,8 @@ class RtspOutput(Output):
 
     def idle(self, offline: bool, hud: str | None) -> None:
         # A camera that is down still gets a picture out, so players and NVRs stay connected.
-        picture = idle_picture(self._shown, offline, hud) if offline else None
-        if picture is not None:
-            self._send(picture)
+        if offline and self.encoding:
+            self._send(idle_picture(self._shown, offline, hud))
 
     def close(self) -> None:
         if self._closed:
