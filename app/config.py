@@ -7,10 +7,19 @@ the CLI turns it into one line on stderr and exit code 2 before anything starts.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
@@ -145,6 +154,59 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to any interface
 
 
+class RtspSettings(_Section):
+    enabled: bool = False
+    port: int = Field(8554, ge=1, le=65535, description="TCP port of the RTSP server")
+    path: str = Field("/segcam", description="mount point: rtsp://HOST:PORT/segcam")
+    listen: str = Field("127.0.0.1", description="address to bind: 127.0.0.1, ::1, 0.0.0.0, ...")
+    bitrate_kbps: int = Field(4000, ge=100, le=100_000, description="H.264 target bitrate")
+    username: str | None = Field(None, min_length=1, pattern=r"^[^:\s]+$",
+                                 description="Basic auth user (required off localhost)")
+    password: SecretStr | None = Field(None, min_length=1, description="plain password")
+    password_hash: str | None = Field(
+        None, description="pbkdf2_sha256$ITERATIONS$SALT$HASH (python -m app.outputs.rtsp_auth)")
+
+    @field_validator("path")
+    @classmethod
+    def _mount_path(cls, path: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+            raise ValueError("must start with / and hold only letters, digits, . _ ~ - and /"
+                             " (e.g. /segcam)")
+        return path
+
+    @field_validator("listen")
+    @classmethod
+    def _an_address(cls, listen: str) -> str:
+        from app.outputs.rtsp_auth import is_local_address
+
+        is_local_address(listen)  # ValueError: not an IP address
+        return listen
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash_format(cls, value: str | None) -> str | None:
+        from app.outputs.rtsp_auth import check_hash_format
+
+        return None if value is None else check_hash_format(value)
+
+    @model_validator(mode="after")
+    def _credential_off_localhost(self) -> RtspSettings:
+        from app.outputs.rtsp_auth import is_local_address
+
+        secret = self.password is not None or self.password_hash is not None
+        if self.password is not None and self.password_hash is not None:
+            raise ValueError("set rtsp.password or rtsp.password_hash, not both")
+        if secret and self.username is None:
+            raise ValueError("a password needs rtsp.username")
+        if self.username is not None and not secret:
+            raise ValueError("rtsp.username needs rtsp.password_hash (or rtsp.password)")
+        if self.enabled and not secret and not is_local_address(self.listen):
+            raise ValueError(f"rtsp.listen {self.listen} is not a local address: anyone on the "
+                             "network could watch; set rtsp.username and rtsp.password_hash "
+                             "(or rtsp.password)")
+        return self
+
+
 class AppConfig(_Section):
     source: SourceSettings = SourceSettings()
     model: ModelSettings = ModelSettings()
@@ -154,6 +216,7 @@ class AppConfig(_Section):
     record: RecordSettings = RecordSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     web: WebSettings = WebSettings()
+    rtsp: RtspSettings = RtspSettings()
 
 
 def load_app_config(path: str | Path | None, overrides: dict | None = None) -> AppConfig:

@@ -90,6 +90,10 @@ class Pipeline:
             outputs.append(display)
         if config.record.enabled:
             outputs.append(self.recording)
+        if config.rtsp.enabled:
+            from app.outputs.rtsp import open_rtsp  # GStreamer's RTSP server only when asked
+
+            outputs.append(open_rtsp(config.rtsp, config.record.encoder, config.source.fps))
         self.web = None
         if config.web.enabled:  # last: it binds its port, and nothing after it may fail
             from app.outputs.web import WebOutput

@@ -8,7 +8,7 @@ runtime=(
   python3-venv python3-dev gcc pkg-config libgirepository1.0-dev libcairo2-dev
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gir1.2-gst-rtsp-server-1.0
 )
 train_only=(libtcmalloc-minimal4)
 test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd chromium)
