@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -97,6 +98,9 @@ class Pipeline:
         self.quit_by_user = False
         self.threads_stopped = True  # False when a thread outlived the join (see run())
         self._drain_deadline: float | None = None
+        self.stop_signals: list[int] = []  # appended by signal handlers (no locks, no I/O)
+        self._signals_seen = 0
+        self.skipped = 0  # frames the source could not read and left out (bad images)
         self._stats_json_failing = False
 
     # -- supervisor side -------------------------------------------------------------------
@@ -136,6 +140,7 @@ class Pipeline:
         next_report = time.monotonic() + interval
         halted_at: float | None = None
         while not self.output_done.wait(min(POLL_S, max(0.0, next_report - time.monotonic()))):
+            self._act_on_signals()
             now = time.monotonic()
             if now >= next_report:
                 self.report()
@@ -153,9 +158,29 @@ class Pipeline:
                               CLOSE_S)
                     return
 
+    def request_stop(self, signum: int) -> None:
+        """For signal handlers: only records the signal; the supervisor acts on it within
+        POLL_S. (Logging and Event.set() take locks the interrupted thread may hold.)"""
+        self.stop_signals.append(signum)
+
+    def _act_on_signals(self) -> None:
+        """The first signal stops gracefully, the next one at once."""
+        while self._signals_seen < len(self.stop_signals):
+            name = signal.Signals(self.stop_signals[self._signals_seen]).name
+            self._signals_seen += 1
+            if self.stopping:
+                log.warning("%s again: stopping now without draining (the segment is still "
+                            "closed)", name)
+                self.stop_now()
+                continue
+            log.info("%s: finishing queued frames and closing the recording", name)
+            if self.notifier is not None:
+                self.notifier.stopping()
+            self.stop()
+
     def stop(self) -> None:
         """Graceful stop (signals, window closed): stop capturing, let queued frames finish
-        within DRAIN_S. Idempotent; safe in a signal handler (no locks)."""
+        within DRAIN_S. Idempotent."""
         if not self.stop_capture.is_set():
             self._drain_deadline = time.monotonic() + DRAIN_S  # before the flag the loop reads
             self.stop_capture.set()
@@ -183,6 +208,7 @@ class Pipeline:
 
     def report(self) -> dict:
         snapshot = self.stats.snapshot(self.drops())
+        snapshot["skipped"] = self.skipped
         latency = snapshot["latency"]
         log.info(
             "fps capture %.1f inference %.1f output %.1f | infer p50 %s ms | end-to-end p50 %s "
@@ -243,12 +269,17 @@ class Pipeline:
     def _capture_loop(self) -> None:
         settings = self.config.source
         backoff = settings.reconnect_initial_s
-        index = 0
+        index = attempts = 0
         while self._capturing():
             self.heartbeats["capture"] = time.monotonic()
+            attempts += 1
             try:
                 source = open_source(settings.uri, self._source_options())
             except SourceError as error:
+                if error.permanent and attempts == 1:  # the user's to fix, not a camera to wait for
+                    self.failure = str(error)
+                    log.error("%s", error)
+                    return
                 self.offline = True
                 log.warning("camera offline: %s; retrying in %.1f s", error, backoff)
                 if self._wait(backoff):
@@ -262,6 +293,7 @@ class Pipeline:
                 while self._capturing():
                     self.heartbeats["capture"] = time.monotonic()
                     image = source.read()
+                    self.skipped = source.skipped
                     if image is None:
                         ended = True
                         break
