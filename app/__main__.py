@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     # Before anything slow (the engine can take seconds, TensorRT minutes): a signal then
     # ends the start-up cleanly instead of killing the process by the default action.
     for signum in STOP_SIGNALS:
-        signal.signal(signum, stops.handler)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup, `cmd &`: left ignored
+            signal.signal(signum, stops.handler)
     try:
         config = load_app_config(args.config, _overrides(args))
         remember_secrets(config.source.uri)

@@ -7,6 +7,7 @@ The handlers only record the signal; the supervisor loop logs and stops (app/pip
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,3 +82,19 @@ def test_a_signal_while_the_engine_loads_ends_the_start_cleanly(tmp_path, signum
     assert ours == [f"{name} while starting: stopped before the first frame"], errors
     assert "Traceback" not in output + errors
     assert "first frame through" not in output
+
+
+@pytest.mark.skipif(shutil.which("nohup") is None, reason="no nohup here")
+def test_an_ignored_sighup_stays_ignored(tiny_bundle):
+    """Under nohup SIGHUP is ignored on purpose: the app must not start obeying it."""
+    process = subprocess.Popen(
+        ["nohup", sys.executable, "-m", "app", "--bundle", str(tiny_bundle), "--source",
+         "test://", "--headless", "--no-record"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    read_until(process, "first frame through")
+    process.send_signal(signal.SIGHUP)
+    process.send_signal(signal.SIGTERM)  # the one that counts
+    output, errors = finish(process)
+    assert process.returncode == 0, output[-3000:] + errors[-3000:]
+    assert "SIGHUP" not in output and "SIGTERM: finishing queued frames" in output
