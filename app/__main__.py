@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
 
+from app import preflight
 from app.config import ConfigError, load_app_config
+from app.logs import install as install_logging
+from app.logs import silence_stdout
+from app.redact import redact, remember_secrets
 
 log = logging.getLogger("app")
+# SIGHUP too: a closed terminal, and some supervisors, stop a program with it.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "app.yaml"
 
 
@@ -33,13 +40,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _overrides(args) -> dict:
     overrides: dict = {}
-    if args.source:
+    for flag, value in (("--source", args.source), ("--bundle", args.bundle),
+                        ("--record", args.record)):
+        if value is not None and not value.strip():  # "" must not quietly mean "the config's"
+            raise ConfigError(f"{flag}: empty value")
+    if args.source is not None:
         overrides["source.uri"] = args.source
-    if args.bundle:
+    if args.bundle is not None:
         overrides["model.bundle"] = str(Path(args.bundle).resolve())
     if args.backend:
         overrides["model.backend"] = args.backend
-    if args.record:
+    if args.record is not None:
         overrides["record.dir"] = str(Path(args.record).resolve())
         overrides["record.enabled"] = True
     if args.no_record:
@@ -47,28 +58,33 @@ def _overrides(args) -> dict:
     return overrides
 
 
-def _check_source(uri: str) -> None:
-    """Files, folders and globs must exist; cameras and streams may come later (reconnect)."""
-    from app.sources import SourceError, SourceOptions, open_source
+class StopRequests:
+    """Where signals (and a closed stdout) go: a list while the app starts, then the running
+    pipeline's request_stop. Called from signal handlers, so an append only: no locks, no I/O
+    (the logger and Event.set() take locks; the interrupted main thread may hold them)."""
 
-    if uri.startswith(("csi://", "v4l2://", "rtsp://", "rtsps://", "gst://", "test://", "/dev/")):
-        return
+    def __init__(self) -> None:
+        self.early: list[int] = []
+        self.target = self.early.append
+
+    def handler(self, signum: int, _frame: object = None) -> None:
+        self.target(signum)
+
+    def hand_over(self, request_stop) -> None:
+        """From now on the pipeline gets them; what came before the swap is passed on."""
+        self.target = request_stop
+        for signum in self.early:
+            request_stop(signum)
+
+
+def _say(text: str, stream=None) -> None:
+    """print() for the CLI's own lines: redacted, and a reader that went away is no error."""
+    stream = stream or sys.stdout
     try:
-        open_source(uri, SourceOptions()).close()
-    except SourceError as error:
-        raise ConfigError(f"source.uri: {error}") from None
-
-
-def _check_stats_json(path: Path) -> None:
-    """The stats file is written every period: a path that cannot be written fails now."""
-    if path.is_dir():
-        raise ConfigError(f"--stats-json: {path} is a directory")
-    probe = path.with_name(path.name + ".tmp")  # the same temporary name report() uses
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"--stats-json: cannot write {path} ({error.strerror or error})") from None
+        print(redact(text), file=stream, flush=True)
+    except BrokenPipeError:
+        if stream is sys.stdout:
+            silence_stdout()
 
 
 def _warn_unknown_hidden(config, bundle) -> None:
@@ -83,24 +99,34 @@ def _warn_unknown_hidden(config, bundle) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stops = StopRequests()
+    install_logging(args.log_level, on_broken=lambda: stops.handler(signal.SIGPIPE))
+    # Before anything slow (the engine can take seconds, TensorRT minutes): a signal then
+    # ends the start-up cleanly instead of killing the process by the default action.
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup, `cmd &`: left ignored
+            signal.signal(signum, stops.handler)
     try:
         config = load_app_config(args.config, _overrides(args))
+        remember_secrets(config.source.uri)
         if args.max_frames is not None and args.max_frames <= 0:
             raise ConfigError("--max-frames: must be a positive number")
         if args.stats_json:
-            _check_stats_json(Path(args.stats_json))
+            preflight.check_stats_json(Path(args.stats_json))
+        if config.record.enabled:
+            preflight.check_record_dir(config.record.dir)
         from models.bundle import BundleError, load_bundle
         from models.engines import EngineError, open_engine
 
         try:
             bundle = load_bundle(config.model.bundle)
-            _check_source(config.source.uri)
+            preflight.check_source(config.source.uri)
             _warn_unknown_hidden(config, bundle)
             if args.check_config:
-                print(f"config OK: {args.config} (bundle {bundle.name}, source {config.source.uri})")
+                _say(f"config OK: {args.config} (bundle {bundle.name}, source {config.source.uri})")
                 return 0
+            if stops.early:
+                return _stopped_while_starting(stops.early[0])
             engine = open_engine(bundle, backend=config.model.backend,
                                  threads=config.model.threads, providers=config.model.providers,
                                  cache_dir=config.model.cache_dir)
@@ -109,15 +135,23 @@ def main(argv: list[str] | None = None) -> int:
         except EngineError as error:
             raise ConfigError(f"model.backend: {error}") from None
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}", sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C while the engine loads: nothing to drain yet
-        print("interrupted", file=sys.stderr)
-        return 130
-    return _run(config, engine, args)
+    if stops.early:
+        engine.close()
+        return _stopped_while_starting(stops.early[0])
+    return _run(config, engine, args, stops)
 
 
-def _run(config, engine, args) -> int:
+def _stopped_while_starting(signum: int) -> int:
+    """One line; 130 for Ctrl-C as a shell expects, 0 for a service manager's stop."""
+    if signum != signal.SIGPIPE:
+        _say(f"{signal.Signals(signum).name} while starting: stopped before the first frame",
+             sys.stderr)
+    return 130 if signum == signal.SIGINT else 0
+
+
+def _run(config, engine, args, stops: StopRequests) -> int:
     from app.notify import ServiceNotifier
     from app.pipeline import Pipeline, RunOptions
     from app.telemetry import Telemetry
@@ -128,19 +162,11 @@ def _run(config, engine, args) -> int:
                          stats_json=Path(args.stats_json) if args.stats_json else None)
     try:
         pipeline = Pipeline(config, engine, options, notifier=notifier, telemetry=telemetry)
-    except ConfigError as error:  # web.listen: the port is taken or the address is not ours
+    except ConfigError as error:  # web.listen / rtsp.port: the port is taken or not ours
         print(f"error: {error}", file=sys.stderr)
         engine.close()
         return 2
-
-    def on_signal(signum, _frame) -> None:
-        # Only a plain append here: the handler runs between two bytecodes of whatever the main
-        # thread was doing, maybe inside a lock the logger or an Event holds. The supervisor
-        # loop logs it and stops the pipeline within one poll.
-        pipeline.request_stop(signum)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stops.hand_over(pipeline.request_stop)  # the supervisor logs, notifies and stops
     log.info("engine %s, input %dx%d, %d classes; source %s", engine.name, engine.input_size[1],
              engine.input_size[0], len(engine.classes), config.source.uri)
     if telemetry is not None:
@@ -156,10 +182,10 @@ def _run(config, engine, args) -> int:
         notifier.close()
     files = pipeline.recorded_files
     if len(files) == 1:
-        print(f"recorded {files[0]}")
+        _say(f"recorded {files[0]}")
     elif files:
-        print(f"recorded {len(files)} segments in {config.record.dir}: {files[0].name} ... "
-              f"{files[-1].name}")
+        _say(f"recorded {len(files)} segments in {config.record.dir}: {files[0].name} ... "
+             f"{files[-1].name}")
     return code
 
 
@@ -170,6 +196,7 @@ if __name__ == "__main__":
     # which aborts the process (seen: an offline rtsp camera + a window, then q). Everything
     # of ours is closed by now; only our own buffered output is left to flush.
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError):  # the reader left (| head): nothing to add
+            stream.flush()
     os._exit(code)

@@ -38,15 +38,24 @@ class Capture:
         self.live = True  # until a source says otherwise: never make a camera wait
         self.source_fps: float | None = None
         self.offline = False  # the source failed or ended and has not delivered a frame since
+        self.skipped = 0  # frames the source could not read and left out (bad images)
         self._index = 0
+        self._attempts = 0
         self._backoff = settings.reconnect_initial_s
 
     def run(self) -> None:
         while self.state.capturing:
             self.state.beat("capture")
+            self._attempts += 1
             try:
                 source = open_source(self.settings.uri, source_options(self.settings))
             except SourceError as error:
+                if error.permanent and self._attempts == 1:
+                    # A pipeline that cannot parse, a device that is not there at start: the
+                    # user's to fix, not a camera to wait for (the CLI normally said so already).
+                    self.state.failure = str(error)
+                    log.error("%s", error)
+                    return
                 self.offline = True
                 log.warning("camera offline: %s; retrying in %.1f s", error, self._backoff)
                 if self._pause():
@@ -85,6 +94,7 @@ class Capture:
         while self.state.capturing:
             self.state.beat("capture")
             image = source.read()
+            self.skipped = source.skipped
             if image is None:
                 return True
             if not self.stats.camera_online:

@@ -42,6 +42,13 @@ class SourceSettings(_Section):
     reconnect_initial_s: float = Field(1.0, gt=0, description="first wait before reopening")
     reconnect_max_s: float = Field(30.0, gt=0, description="cap of the exponential backoff")
 
+    @field_validator("uri")
+    @classmethod
+    def _not_blank(cls, uri: str) -> str:
+        if not uri.strip():
+            raise ValueError("empty source URI")
+        return uri
+
 
 class ModelSettings(_Section):
     bundle: str = Field("models/camvid-unet", description="model bundle folder")
@@ -239,7 +246,8 @@ def _resolve_paths(raw: dict, base: Path) -> None:
         node = raw.get(section)
         if isinstance(node, dict) and isinstance(node.get(key), str):
             value = node[key]
-            if "://" not in value and not Path(value).expanduser().is_absolute():
+            blank = not value.strip()  # left for validation to refuse, not made a folder
+            if not blank and "://" not in value and not Path(value).expanduser().is_absolute():
                 node[key] = str((base / value).resolve())
 
     resolve("model", "bundle")

@@ -104,7 +104,8 @@ class Pipeline:
         self.output = OutputStage(self.renderer, self.hud if overlay.hud else None, outputs,
                                   self.state, self.stats, self.queue, self._source_state,
                                   on_first_frame=self._first_frame)
-        self.reporter = StatsReporter(self.stats, self.drops, notifier, options.stats_json)
+        self.reporter = StatsReporter(self.stats, self.drops, notifier, options.stats_json,
+                                      lambda: self.capture.skipped)
         self.threads_stopped = True  # False when a thread outlived the join (see run())
         self._signals_seen = 0
 

@@ -22,8 +22,10 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 class StatsReporter:
     def __init__(self, stats: Stats, drops: Callable[[], dict[str, int]], notifier=None,
-                 stats_json: Path | None = None) -> None:
+                 stats_json: Path | None = None,
+                 skipped: Callable[[], int] = lambda: 0) -> None:
         self.stats = stats
+        self.skipped = skipped
         self.drops = drops
         self.notifier = notifier
         self.stats_json = stats_json
@@ -31,6 +33,7 @@ class StatsReporter:
 
     def report(self) -> dict:
         snapshot = self.stats.snapshot(self.drops())
+        snapshot["skipped"] = self.skipped()  # unreadable images a folder source left out
         latency = snapshot["latency"]
         log.info(
             "fps capture %.1f inference %.1f output %.1f | infer p50 %s ms | end-to-end p50 %s "

@@ -20,6 +20,7 @@ import yaml
 
 from models.letterbox import STRIDE, fits_stride
 from models.palette import palette_for
+from models.settings_file import read_yaml
 
 MANIFEST = "model.yaml"
 # format -> default file name inside the bundle; tftrt is a SavedModel folder.
@@ -178,12 +179,7 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     manifest = path if path.name == MANIFEST or path.is_file() else path / MANIFEST
     if not manifest.is_file():
         raise BundleError(f"{manifest}: missing (not a model bundle)")
-    try:
-        raw = yaml.safe_load(manifest.read_text())
-    except yaml.YAMLError as error:
-        raise BundleError(f"{manifest}: not valid YAML ({' '.join(str(error).split())})") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BundleError(f"{manifest}: cannot read ({error})") from None
+    raw = read_yaml(manifest, BundleError)
     bundle = _validate(raw, manifest)
     if verify:
         for fmt in bundle.files:

@@ -3,8 +3,10 @@ configs share (reading, dotted command-line overrides, one-line errors)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -12,22 +14,52 @@ from pydantic import BaseModel, ValidationError
 from models.errors import first_line
 
 Settings = TypeVar("Settings", bound=BaseModel)
+MAX_BYTES = 2**20  # settings files are a few KB; a bigger one is a mistake (and slow to parse)
 
 
 class ConfigError(ValueError):
     """A configuration mistake; one line naming the file and the key."""
 
 
+def read_yaml(path: Path, error: type[Exception] = ConfigError) -> Any:
+    """safe_load a small YAML file; every way a user's file can fail is `error` with one line
+    naming the file: missing, not a regular file (a FIFO or /dev/zero would block or never
+    end), over MAX_BYTES, not UTF-8, not YAML, nested too deeply for the parser."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise error(f"{path}: not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise error(f"{path}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise error(f"{path}: larger than {MAX_BYTES // 2**20} MB; not a settings file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                    f"{exc.start})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML ({first_line(exc)})") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level
+        raise error(f"{path}: not valid YAML (nested too deeply)") from None
+
+
 def read_mapping(path: Path) -> dict:
     """The file's top-level mapping; a section with every key commented out is an empty one."""
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({first_line(error)})") from None
+    if not path.exists():  # the wording users know; read_yaml says the same for a race
+        raise ConfigError(f"{path}: config file not found")
+    loaded = read_yaml(path)
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return {key: {} if value is None else value for key, value in (loaded or {}).items()}

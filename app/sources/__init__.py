@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from app.sources.base import Pacer, Source, SourceError, SourceOptions, redact
 
-__all__ = ["Pacer", "Source", "SourceError", "SourceOptions", "open_source"]
+__all__ = ["Pacer", "Source", "SourceError", "SourceOptions", "check_source", "open_source"]
 
 SCHEMES = ("csi", "v4l2", "file", "rtsp", "rtsps", "gst", "test")
 
@@ -29,7 +29,7 @@ def open_source(uri: str, options: SourceOptions | None = None) -> Source:
     options = options or SourceOptions()
     uri = uri.strip()
     if not uri:
-        raise SourceError("source", "empty source URI")
+        raise SourceError("source", "empty source URI", permanent=True)
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return _open_path(uri, uri, options)
@@ -58,7 +58,46 @@ def open_source(uri: str, options: SourceOptions | None = None) -> Source:
         query = parse_qs(rest.partition("?")[2])
         return TestPatternSource(uri, options, pattern=query.get("pattern", ["bars"])[0])
     raise SourceError(redact(uri), f"unknown source scheme '{scheme}://' (expected one of "
-                      f"{', '.join(s + '://' for s in SCHEMES)} or a path)")
+                      f"{', '.join(s + '://' for s in SCHEMES)} or a path)", permanent=True)
+
+
+def check_source(uri: str, options: SourceOptions | None = None) -> None:
+    """At start: raise the permanent SourceError opening `uri` would give, without waiting for
+    a camera or stream. Files and folders are opened (they must exist now); a device path must
+    exist; a GStreamer pipeline must parse with every element installed (it is not started, so
+    a camera is not grabbed and a stream not contacted)."""
+    options = options or SourceOptions()
+    uri = uri.strip()
+    scheme, sep, rest = uri.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if scheme in ("csi", "rtsp", "rtsps", "gst"):
+        from app.sources.gst import check_pipeline
+
+        check_pipeline(uri, _pipeline_text(scheme, uri, rest, options), options, name=redact(uri))
+        return
+    if scheme == "v4l2" or (not sep and os.path.expanduser(uri).startswith("/dev/video")):
+        from app.sources.v4l2 import device_path
+
+        device = device_path(rest) if sep else os.path.expanduser(uri)
+        if not os.path.exists(device):
+            raise SourceError(uri, f"no such device {device} (is the camera plugged in? see "
+                              "v4l2-ctl --list-devices)", permanent=True)
+        return
+    open_source(uri, options).close()  # files, folders, test://, and every malformed URI
+
+
+def _pipeline_text(scheme: str, uri: str, rest: str, options: SourceOptions) -> str:
+    if scheme == "csi":
+        from app.sources.csi import csi_pipeline, sensor_id
+
+        return csi_pipeline(sensor_id(uri, rest.strip("/")), options)
+    if scheme == "gst":
+        from app.sources.gst import gst_pipeline
+
+        return gst_pipeline(uri)
+    from app.sources.rtsp import rtsp_pipeline
+
+    return rtsp_pipeline(uri, options)
 
 
 def _open_path(uri: str, path: str, options: SourceOptions) -> Source:

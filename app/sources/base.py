@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+
+from app.redact import redact as redact  # re-exported: the sources' one redaction function
 
 
 class SourceError(Exception):
@@ -15,13 +16,19 @@ class SourceError(Exception):
 
     The message is always one line and starts with the source's (redacted) URI, so the
     supervisor can log it as is and decide to reconnect.
+
+    `permanent`: retrying cannot help (a pipeline that does not parse, a GStreamer element that
+    is not installed, a device path or file that does not exist); the user has to fix it. The
+    supervisor stops on a permanent error at the first open only: a camera that was there
+    and vanishes later (unplugged) is still waited for.
     """
 
-    def __init__(self, source: str, message: str) -> None:
-        self.source = source
-        # One line whatever GStreamer said, and never a password from an rtsp URI.
+    def __init__(self, source: str, message: str, *, permanent: bool = False) -> None:
+        # One line whatever GStreamer said, and never a password, whatever the URI's kind.
+        self.source = redact(source)
         self.message = redact(" ".join(str(message).split()))
-        super().__init__(f"{source}: {self.message}")
+        self.permanent = permanent
+        super().__init__(f"{self.source}: {self.message}")
 
 
 @dataclass
@@ -68,10 +75,11 @@ class Source(ABC):
     is_live: bool = False  # cameras and network streams are live; files and folders are not
     fps: float | None = None  # nominal frames per second, when the source knows it
     size: tuple[int, int] | None = None  # (width, height), when known before the first frame
+    skipped: int = 0  # frames the source could not read and left out (unreadable images)
 
     def __init__(self, uri: str, name: str | None = None) -> None:
         self.uri = uri
-        self.name = name or uri  # what logs and errors show (rtsp passwords removed)
+        self.name = redact(name or uri)  # what logs and errors show (passwords removed)
         self._closed = False
 
     def read(self) -> np.ndarray | None:
@@ -140,11 +148,3 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     elif image.shape[2] == 4:
         image = image[:, :, :3]
     return np.ascontiguousarray(image)
-
-
-_CREDENTIALS = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
-
-
-def redact(uri: str) -> str:
-    """Hide a password in a URI (rtsp://user:secret@cam -> rtsp://user:***@cam) for logs."""
-    return _CREDENTIALS.sub(r"\1:***@", uri)

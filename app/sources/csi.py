@@ -32,9 +32,14 @@ def csi_pipeline(sensor_id: int, options: SourceOptions) -> str:
     )
 
 
-def open_csi(uri: str, spec: str, options: SourceOptions) -> Source:
+def sensor_id(uri: str, spec: str) -> int:
     if not spec.isdigit():
-        raise SourceError(uri, f"csi:// wants a sensor number such as csi://0, got {spec!r}")
+        raise SourceError(uri, f"csi:// wants a sensor number such as csi://0, got {spec!r}",
+                          permanent=True)
+    return int(spec)
+
+
+def open_csi(uri: str, spec: str, options: SourceOptions) -> Source:
     # EOS before NULL: stopping nvarguscamerasrc abruptly can leave the Argus daemon busy.
-    return open_pipeline(uri, csi_pipeline(int(spec), options), options, eos_on_close=True,
-                         may_end=False)
+    return open_pipeline(uri, csi_pipeline(sensor_id(uri, spec), options), options,
+                         eos_on_close=True, may_end=False)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-import threading
 import time
 from typing import Any
 
 import numpy as np
 
 from app.sources.base import Source, SourceError, SourceOptions
+from app.sources.gst_support import describe_gst_error, gst_modules
 
 log = logging.getLogger(__name__)
 
@@ -28,42 +27,15 @@ _TO_BGR = {
     "GRAY8": (1, [0, 0, 0]),
 }
 
-_init_lock = threading.Lock()
 
-
-@functools.lru_cache(maxsize=1)
-def _load() -> tuple[Any, Any, Any, Any]:
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    gi.require_version("GstApp", "1.0")
-    gi.require_version("GstVideo", "1.0")
-    from gi.repository import GLib, Gst, GstApp, GstVideo
-
-    with _init_lock:
-        if not Gst.is_initialized():
-            Gst.init(None)
-    return Gst, GstApp, GstVideo, GLib
-
-
-def gst_modules() -> tuple[Any, Any, Any, Any]:
-    """(Gst, GstApp, GstVideo, GLib), initialised once; SourceError if they cannot load."""
+def parse_launch(name: str, pipeline: str) -> Any:
+    """The pipeline's elements, built (NULL state); a permanent SourceError if it cannot parse
+    (a syntax error, an element that is not installed, a property it does not have)."""
+    Gst, _GstApp, _GstVideo, GLib = gst_modules()
     try:
-        return _load()
-    except (ImportError, ValueError) as err:
-        from app.sources.gst import INSTALL_HINT
-
-        raise SourceError("gstreamer", f"PyGObject GStreamer bindings unavailable ({err}): {INSTALL_HINT}") from None
-
-
-def describe_gst_error(text: str) -> str:
-    """Turn GStreamer's parse/bus wording into a message that names what to fix."""
-    from app.sources.gst import missing_element_message
-
-    match = re.search(r'no element "([^"]+)"', text)
-    if match:
-        return missing_element_message(match.group(1))
-    return text
+        return Gst.parse_launch(pipeline)
+    except GLib.Error as err:
+        raise SourceError(name, describe_gst_error(err.message), permanent=True) from None
 
 
 def _debug_detail(debug: str | None) -> str:
@@ -80,22 +52,20 @@ class AppsinkSource(Source):
     def __init__(self, uri: str, pipeline: str, options: SourceOptions, *, name: str | None = None,
                  eos_on_close: bool = False) -> None:
         super().__init__(uri, name)
-        Gst, GstApp, self._GstVideo, GLib = gst_modules()
+        Gst, GstApp, self._GstVideo, _GLib = gst_modules()
         self._Gst = Gst
         self.timeout = options.timeout
         self.pipeline_text = pipeline
         self._eos_on_close = eos_on_close
         self._error: str | None = None
-        try:
-            element = Gst.parse_launch(pipeline)
-        except GLib.Error as err:
-            raise SourceError(self.name, describe_gst_error(err.message)) from None
+        element = parse_launch(self.name, pipeline)
         self._pipeline: Any = element
         self._bus: Any = element.get_bus()
         self._sink: Any = self._find_appsink(element, Gst, GstApp)
         if self._sink is None:
             self._teardown()
-            raise SourceError(self.name, "the pipeline has no appsink to read frames from")
+            raise SourceError(self.name, "the pipeline has no appsink to read frames from",
+                              permanent=True)
         if self._sink.get_caps() is None:
             # Without caps appsink takes whatever videoconvert prefers (ABGR here). One caps
             # structure per format, BGR first, makes BGR the pick whenever upstream converts,

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from app.sources.base import Source, SourceError, SourceOptions, to_bgr
+from app.sources.gst_support import element_available, element_names, missing_element_message
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,19 @@ class OpenCVGstSource(Source):
             cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(self.name, self._why_not_opened())
+            message, permanent = self._why_not_opened()
+            raise SourceError(self.name, message, permanent=permanent)
         self._cap: cv2.VideoCapture | None = cap
         log.info("opened %s (GStreamer via OpenCV)", self.name)
 
-    def _why_not_opened(self) -> str:
-        from app.sources.gst import element_available, element_names, missing_element_message
-
+    def _why_not_opened(self) -> tuple[str, bool]:
+        """The message, and whether it is permanent (an element that is not installed)."""
         for element in element_names(self.pipeline_text):
             if element_available(element) is False:
-                return missing_element_message(element)
-        return "OpenCV could not start the GStreamer pipeline (run it with gst-launch-1.0 to see why)"
+                return missing_element_message(element), True
+        # OpenCV says nothing more: a camera that is busy or a stream that is down looks the same.
+        return ("OpenCV could not start the GStreamer pipeline (run it with gst-launch-1.0 to see "
+                "why)"), False
 
     def _read(self) -> np.ndarray | None:
         with self._lock:

@@ -32,7 +32,8 @@ class TestPatternSource(Source):
     def __init__(self, uri: str, options: SourceOptions, pattern: str = "bars") -> None:
         super().__init__(uri)
         if pattern not in PATTERNS:
-            raise SourceError(uri, f"unknown pattern {pattern!r} (choose from {', '.join(PATTERNS)})")
+            raise SourceError(uri, f"unknown pattern {pattern!r} (choose from "
+                              f"{', '.join(PATTERNS)})", permanent=True)
         self.width = options.width or DEFAULT_SIZE[0]
         self.height = options.height or DEFAULT_SIZE[1]
         self.fps = DEFAULT_FPS if options.fps is None else options.fps

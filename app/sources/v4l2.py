@@ -32,7 +32,9 @@ class V4L2Source(Source):
         super().__init__(uri)
         self.device = device
         if not os.path.exists(device):
-            raise SourceError(uri, f"no such device {device} (is the camera plugged in? see v4l2-ctl --list-devices)")
+            # Permanent: at start it is a wrong path; later (unplugged) the supervisor retries.
+            raise SourceError(uri, f"no such device {device} (is the camera plugged in? see "
+                              "v4l2-ctl --list-devices)", permanent=True)
         # OpenCV's V4L2 backend has no per-capture read timeout; it reads this variable once,
         # at its first select(), so the first camera's timeout is the one that applies.
         os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(options.timeout))))

@@ -27,7 +27,7 @@ class VideoFileSource(Source):
         self.path = path
         self.loop = options.loop
         if not os.path.isfile(path):
-            raise SourceError(uri, f"no such video file: {path}")
+            raise SourceError(uri, f"no such video file: {path}", permanent=True)
         self._lock = threading.Lock()  # close() from another thread waits for a read in flight
         self._cap = self._open()
         file_fps = self._cap.get(cv2.CAP_PROP_FPS)
@@ -45,7 +45,8 @@ class VideoFileSource(Source):
         cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(self.name, f"cannot decode {self.path} (not a video, or a codec FFmpeg lacks)")
+            raise SourceError(self.name, f"cannot decode {self.path} (not a video, or a codec "
+                              "FFmpeg lacks)", permanent=True)
         return cap
 
     def _read(self) -> np.ndarray | None:

@@ -399,12 +399,11 @@ def running_app(tiny_bundle, tmp_path):
 def rendered_pattern(bundle: Path) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct frame of test:// at WIDTH x HEIGHT, raw and as the app renders it
     (the tiny bundle's segmentation, blended at alpha 0.5, no hidden class)."""
-    from app.engines import open_engine
-
     from app.render import Renderer
     from app.segmenter import Segmenter
     from app.sources import SourceOptions
     from app.sources.synthetic import SPEED, TestPatternSource
+    from models.engines import open_engine
 
     source = TestPatternSource("test://", SourceOptions(width=WIDTH, height=HEIGHT, fps=0))
     raw = np.stack([source.read() for _ in range(WIDTH // SPEED)])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from app.sources import SourceError, SourceOptions, gst, open_source
+from app.sources import SourceError, SourceOptions, check_source, gst, open_source
 from app.sources.csi import csi_pipeline
 from app.sources.gst import (
     APPSINK_TAIL,
@@ -180,6 +183,41 @@ def test_empty_missing_and_unreadable_images(tmp_path: Path) -> None:
         source.read()
 
 
+def test_an_unreadable_image_is_skipped_counted_and_warned_about(
+        png_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(png_folder, folder)
+    (folder / "frame_001.png").write_bytes(b"damaged")  # the second of five
+    (folder / "frame_004.png").write_bytes(b"")  # and the last
+    with caplog.at_level(logging.WARNING), open_source(str(folder)) as source:
+        frames = read_all(source)
+        assert source.skipped == 2
+    assert blue_levels(frames) == [10, 30, 40]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 + (len(warnings) > 1)  # the second may be held by the rate limit
+    assert "cannot read image" in warnings[0] and "frame_001.png; skipped" in warnings[0]
+
+
+def test_many_unreadable_images_warn_a_few_lines_and_fail_only_when_none_is_readable(
+        png_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "mostly-bad"
+    folder.mkdir()
+    for i in range(200):
+        (folder / f"bad_{i:03d}.png").write_bytes(b"x")
+    shutil.copy(png_folder / "frame_002.png", folder / "good.png")
+    with caplog.at_level(logging.WARNING), open_source(str(folder), SourceOptions(loop=True)) as source:
+        assert blue_levels([source.read(), source.read()]) == [30, 30]  # looped past 200 bad
+        assert source.skipped == 400
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert 1 <= len(warnings) < 20  # one per bad file, at most one a second: not 200 lines
+    (folder / "good.png").write_bytes(b"now damaged too")
+    with open_source(str(folder), SourceOptions(loop=True)) as source:
+        with pytest.raises(SourceError, match=r"cannot read image .*bad_000.png nor any of the "
+                           r"other 200") as err:
+            source.read()
+        assert err.value.permanent
+
+
 # ---- GStreamer (PyGObject appsink here; this OpenCV has no GStreamer) ------------------------
 
 def test_backend_here_is_pygobject() -> None:
@@ -324,9 +362,22 @@ def test_rtsp_to_closed_port_fails_fast_and_hides_password() -> None:
     start = time.monotonic()
     # Open or first read, whichever notices the refused connection.
     with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout=2)) as source:
+        assert "secret" not in source.name
         source.read()
     assert time.monotonic() - start < 3
     assert "secret" not in str(err.value) and "admin:***@127.0.0.1" in str(err.value)
+
+
+def test_gst_uris_are_redacted_in_names_and_errors() -> None:
+    uri = "gst://rtspsrc location=rtsp://admin:secret@127.0.0.1:9/x ! nosuchelement"
+    with pytest.raises(SourceError) as err:
+        open_source(uri)
+    assert "secret" not in str(err.value) and "rtsp://admin:***@127.0.0.1" in str(err.value)
+    source = open_source("gst://videotestsrc num-buffers=1 ! fakesink "
+                         "rtspsrc location=rtsp://u:secret@127.0.0.1:9/x ! fakesink "
+                         "videotestsrc ! appsink")
+    assert "secret" not in source.name and "u:***@" in source.name
+    source.close()
 
 
 def test_rtsp_server_that_never_answers_times_out_and_closes_fast() -> None:
@@ -358,14 +409,77 @@ def test_opencv_runner_names_a_missing_element() -> None:
 
 
 def test_v4l2_missing_or_not_a_camera(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"^v4l2:///dev/video99: no such device /dev/video99"):
+    with pytest.raises(SourceError, match=r"^v4l2:///dev/video99: no such device /dev/video99") as err:
         open_source("v4l2:///dev/video99")
+    assert err.value.permanent  # at start; the supervisor still retries one that vanishes later
     with pytest.raises(SourceError, match="no such device /dev/video98"):
         open_source("v4l2://98")
     fake = tmp_path / "video0"
     fake.write_bytes(b"")
-    with pytest.raises(SourceError, match="cannot open .*video0 as a V4L2 camera"):
+    with pytest.raises(SourceError, match="cannot open .*video0 as a V4L2 camera") as err:
         open_source(f"v4l2://{fake}")
+    assert not err.value.permanent  # a busy camera looks the same: worth another try
+
+
+# ---- permanent errors and the start-up check ------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("gst://videotestsrc ! ! videoconvert ((", "syntax error"),
+        ("gst://videotestsrc ! nosuchelement ! appsink", "'nosuchelement' is not available"),
+        ("gst://videotestsrc no-such-property=1", 'no property "no-such-property"'),
+        ("gst://", "empty pipeline"),
+        ("csi://0", "'nvarguscamerasrc' is not available"),  # no Jetson here
+        ("csi://front", "sensor number"),
+        ("/dev/video97", "no such device /dev/video97"),
+        ("v4l2://97", "no such device /dev/video97"),
+        ("ftp://host/x", "unknown source scheme"),
+        ("test://?pattern=plaid", "unknown pattern"),
+        ("/no/such/clip.mp4", "no such video file"),
+        ("/no/such/folder/", "no such folder"),
+    ],
+)
+def test_what_can_never_work_is_permanent_at_check_and_at_open(uri: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message) as err:
+        check_source(uri)
+    assert err.value.permanent and "\n" not in str(err.value)
+    with pytest.raises(SourceError, match=message) as err:
+        open_source(uri)
+    assert err.value.permanent
+
+
+def test_a_stream_that_is_down_is_not_permanent() -> None:
+    uri = f"rtsp://127.0.0.1:{closed_port()}/x"
+    check_source(uri)  # nothing is contacted at check time
+    with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout=2)) as source:
+        source.read()
+    assert not err.value.permanent
+
+
+def test_check_source_parses_but_never_starts_the_pipeline() -> None:
+    with socket.socket() as server:  # counts connections: the check must make none
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        check_source(f"rtsp://127.0.0.1:{port}/x")
+        check_source(f"gst://rtspsrc location=rtsp://127.0.0.1:{port}/x ! decodebin")
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    check_source("test://")
+    check_source("gst://videotestsrc ! videoconvert")
+
+
+def test_the_gstreamer_modules_import_no_circle() -> None:
+    """gst.py uses both runners; the runners and gst_support must not import gst.py back."""
+    folder = Path(__file__).parents[2] / "app" / "sources"
+    for name in ("gst_support", "gst_appsink", "gst_opencv"):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "app.sources.gst" not in imported, name
+        if name == "gst_support":
+            assert not imported & {"app.sources.gst_appsink", "app.sources.gst_opencv"}
 
 
 # ---- every source ---------------------------------------------------------------------------
