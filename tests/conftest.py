@@ -14,6 +14,16 @@ import pytest
 from testkit import ASKED_SIZE, CLASSES, DECODER, Converted, run_models
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Import TensorFlow (where installed) before any test initialises GStreamer: TensorFlow
+    imported into a process where OpenCV and GStreamer are already loaded aborts it, and which
+    test comes first must not decide whether the session survives."""
+    from importlib.util import find_spec
+
+    if find_spec("tensorflow") is not None:
+        import training.framework  # noqa: F401 - sets tf.keras up, then imports TensorFlow
+
+
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(weights, config.yaml) of a randomly initialised mobilenetv2 Unet, 3 classes + background."""
