@@ -48,7 +48,9 @@ def _modules() -> tuple[Any, Any, Any, Any]:
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtsp", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+    gi.require_version("GstApp", "1.0")
+    from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer  # noqa: F401 - GstApp:
+    # loaded before any appsrc/appsink exists, or their Python classes lack their methods
 
     if not Gst.is_initialized():
         Gst.init(None)

@@ -52,12 +52,17 @@ def load_gst() -> ModuleType:
         import gi
 
         gi.require_version("Gst", "1.0")
-        from gi.repository import Gst
+        gi.require_version("GstApp", "1.0")
+        from gi.repository import Gst, GstApp  # noqa: F401 - see below
     except (ImportError, ValueError) as exc:
         raise RecorderError(
             "recording needs GStreamer's Python bindings: pip install 'pygobject<3.51' and "
             "apt install gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0"
         ) from exc
+    # GstApp is imported before any pipeline here makes an appsink or appsrc: PyGObject builds an
+    # element's Python class once, at its first instance, and one made before GstApp was loaded
+    # lacks pull_sample & co. for the rest of the process (segments.py's check, then a gst://
+    # source reopening, would then fail).
     if not Gst.is_initialized():
         Gst.init(None)
     return Gst

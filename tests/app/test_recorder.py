@@ -358,3 +358,33 @@ def test_sigterm_close_leaves_every_segment_playable(tmp_path):
     counts = [len(decode(p)) for p in files]
     assert all(c > 0 for c in counts)
     assert sum(counts) == written >= 38
+
+
+def test_a_gst_source_opened_after_a_recording_still_reads(tmp_path):
+    """A fresh process records a segment (its check makes an appsink), then opens a gst://
+    source: PyGObject's class for appsink must still have pull_sample (GstApp loaded first)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, {tests!r})
+        from app.recording import SegmentRecorder
+        from app.sources import SourceOptions, open_source
+        from test_recorder import FPS, SIZE, frame
+
+        with SegmentRecorder(sys.argv[1], FPS, SIZE, segment_seconds=1) as rec:
+            for i in range(20):
+                rec.write(frame(i))
+        assert rec.files, "no segment recorded"
+        uri = "gst://videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! videoconvert"
+        with open_source(uri, SourceOptions(gst_backend="gi")) as source:
+            frames = 0
+            while source.read() is not None:
+                frames += 1
+            print("frames", frames)
+        """
+    ).format(tests=str(Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[0] == "frames" and int(result.stdout.split()[1]) >= 2
