@@ -123,27 +123,31 @@ def open_engine(
     if backend != "auto":
         return _open(bundle, backend, threads, providers, cache_dir, keepalive)
     checks = check_backends(bundle, providers)
-    skipped = [f"{c.label}: {c.detail}" for c in checks if not c.ok]
     usable = [c for c in checks if c.ok]
     if not usable:
         choose_backend(bundle, providers)  # raises the one-line error
     log.info("engine: auto chose %s", usable[0].backend)
-    for log_skip in skipped:
-        log.debug("engine: auto passed over %s", log_skip)
-    for i, check in enumerate(usable):
+    skipped: list[str] = []  # what was passed over before the backend that opened, and why
+    for check in checks:
+        if not check.ok:
+            skipped.append(f"{check.label}: {check.detail}")
+            log.debug("engine: auto passed over %s", skipped[-1])
+            continue
+        later = usable[usable.index(check) + 1:]
         try:
             wanted = providers if check.gpu else ["cpu"] if check.backend == "onnx" else None
             engine = _open(bundle, check.backend, threads, wanted, cache_dir, keepalive)
         except EngineError as error:  # a GPU backend that cannot build this model, say
-            if i == len(usable) - 1:
+            if not later:
                 raise
             log.warning("engine: %s cannot run %s (%s); trying %s", check.label, bundle.name,
-                        error, usable[i + 1].label)
-            skipped.append(f"{check.label}: {error}")
+                        error, later[0].label)
+            skipped.append(f"{check.label}: "
+                           f"{str(error).removeprefix(f'{check.backend} backend: ')}")
             continue
         engine.skipped = tuple(skipped)
         return engine
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: the last usable backend raises or returns")
 
 
 def _open(bundle: Bundle, backend: str, threads: int | None, providers: list[str] | None,
