@@ -30,7 +30,10 @@ SUBCOMMANDS = ("run", "doctor", "check-config")
 
 
 def _parser(prog: str = "python -m app") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__,
+        epilog=f"also: {prog} doctor [--config ...] (what this machine has for the config), "
+               f"{prog} check-config [flags] (the same as --check-config)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="app YAML (default: %(default)s)")
     parser.add_argument("--source", help="override source.uri (csi://0, v4l2:///dev/video0, file://..., test://)")
     parser.add_argument("--bundle", help="override model.bundle")

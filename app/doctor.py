@@ -164,7 +164,10 @@ def model_section(report: Report, config: AppConfig) -> None:
         return
     mine = [c for c in checks if c.backend == backend]
     if not any(c.ok for c in mine):
-        report.problem(f"model.backend: {backend}: {mine[0].detail}")
+        from models.engines.devices import gpu_install_hint
+
+        hint = f" ({gpu_install_hint()})" if mine[0].gpu else ""
+        report.problem(f"model.backend: {backend}: {mine[0].detail}{hint}")
 
 
 def opencv_section(report: Report) -> None:
