@@ -1,4 +1,6 @@
-"""`python -m app`: segment a camera (or clip) in real time, show and record the overlay."""
+"""`python -m app` (or `segcam`): segment a camera (or clip) in real time, show and record the
+overlay. `python -m app doctor` checks what this machine has for the config; `check-config`
+validates the config, bundle and source, then exits."""
 
 from __future__ import annotations
 
@@ -19,15 +21,23 @@ from app.redact import redact, remember_secrets
 log = logging.getLogger("app")
 # SIGHUP too: a closed terminal, and some supervisors, stop a program with it.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# While a TensorRT engine builds (progress every 30 s): more than one progress period.
+BUILD_EXTEND_S = 90.0
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "app.yaml"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+SUBCOMMANDS = ("run", "doctor", "check-config")
+
+
+def _parser(prog: str = "python -m app") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__,
+        epilog=f"also: {prog} doctor [--config ...] (what this machine has for the config), "
+               f"{prog} check-config [flags] (the same as --check-config)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="app YAML (default: %(default)s)")
     parser.add_argument("--source", help="override source.uri (csi://0, v4l2:///dev/video0, file://..., test://)")
     parser.add_argument("--bundle", help="override model.bundle")
-    parser.add_argument("--backend", choices=["auto", "litert", "onnx", "keras"], help="override model.backend")
+    parser.add_argument("--backend", choices=["auto", "tensorrt", "litert", "onnx", "keras"], help="override model.backend")
     parser.add_argument("--record", metavar="DIR", help="record into DIR (enables recording)")
     parser.add_argument("--no-record", action="store_true", help="do not record")
     parser.add_argument("--headless", action="store_true", help="no window even if a display exists")
@@ -97,8 +107,23 @@ def _warn_unknown_hidden(config, bundle) -> None:
                     ", ".join(map(repr, unknown)), bundle.name, ", ".join(bundle.classes))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
+    """The run, or a subcommand named first: `doctor`, `check-config`, `run` (the default)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
+    if argv and argv[0] in SUBCOMMANDS:
+        argv = argv[1:]
+    if command == "doctor":
+        from app.doctor import main as doctor
+
+        return doctor(argv, prog=f"{prog} doctor", default_config=str(DEFAULT_CONFIG))
+    if command == "check-config":
+        argv = ["--check-config", *argv]
+    return _main(argv, prog)
+
+
+def _main(argv: list[str], prog: str) -> int:
+    args = _parser(prog).parse_args(argv)
     stops = StopRequests()
     install_logging(args.log_level, on_broken=lambda: stops.handler(signal.SIGPIPE))
     # Before anything slow (the engine can take seconds, TensorRT minutes): a signal then
@@ -127,9 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             if stops.early:
                 return _stopped_while_starting(stops.early[0])
+            # A first TensorRT build takes minutes: systemd's start timeout is extended meanwhile.
+            from app.notify import ServiceNotifier
+
+            notifier = ServiceNotifier.from_env()
             engine = open_engine(bundle, backend=config.model.backend,
                                  threads=config.model.threads, providers=config.model.providers,
-                                 cache_dir=config.model.cache_dir)
+                                 cache_dir=config.model.cache_dir,
+                                 keepalive=lambda: notifier.extend_timeout(BUILD_EXTEND_S))
         except BundleError as error:
             raise ConfigError(f"model.bundle: {error}") from None
         except EngineError as error:
@@ -140,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if stops.early:
         engine.close()
         return _stopped_while_starting(stops.early[0])
-    return _run(config, engine, args, stops)
+    return _run(config, engine, args, stops, notifier)
 
 
 def _stopped_while_starting(signum: int) -> int:
@@ -151,12 +181,22 @@ def _stopped_while_starting(signum: int) -> int:
     return 130 if signum == signal.SIGINT else 0
 
 
-def _run(config, engine, args, stops: StopRequests) -> int:
-    from app.notify import ServiceNotifier
+def _log_engine(config, engine) -> None:
+    """The one start-up line of what runs the model; a warning when a GPU here goes unused."""
+    from models.engines.devices import gpu_unused_warning
+
+    log.info("engine %s: %s; input %dx%d, %d classes; source %s", engine.bundle.name,
+             engine.describe(), engine.input_size[1], engine.input_size[0], len(engine.classes),
+             config.source.uri)
+    warning = gpu_unused_warning(engine, config.model.backend, config.model.providers)
+    if warning:
+        log.warning("%s", warning)
+
+
+def _run(config, engine, args, stops: StopRequests, notifier) -> int:
     from app.pipeline import Pipeline, RunOptions
     from app.telemetry import Telemetry
 
-    notifier = ServiceNotifier.from_env()
     telemetry = Telemetry(config.telemetry.interval_s) if config.telemetry.enabled else None
     options = RunOptions(headless=args.headless, max_frames=args.max_frames,
                          stats_json=Path(args.stats_json) if args.stats_json else None)
@@ -167,8 +207,7 @@ def _run(config, engine, args, stops: StopRequests) -> int:
         engine.close()
         return 2
     stops.hand_over(pipeline.request_stop)  # the supervisor logs, notifies and stops
-    log.info("engine %s, input %dx%d, %d classes; source %s", engine.name, engine.input_size[1],
-             engine.input_size[0], len(engine.classes), config.source.uri)
+    _log_engine(config, engine)
     if telemetry is not None:
         telemetry.start()
     try:
@@ -189,8 +228,8 @@ def _run(config, engine, args, stops: StopRequests) -> int:
     return code
 
 
-if __name__ == "__main__":
-    code = main()
+def exit_now(code: int) -> None:
+    """Flush and leave: the end of `python -m app` and of the `segcam` command."""
     # Leave without the interpreter's shutdown: native threads that outlive it (Qt's X11
     # reader, GStreamer's) may log through PyGObject's GLib log handler while it finalizes,
     # which aborts the process (seen: an offline rtsp camera + a window, then q). Everything
@@ -200,3 +239,7 @@ if __name__ == "__main__":
         with contextlib.suppress(BrokenPipeError):  # the reader left (| head): nothing to add
             stream.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

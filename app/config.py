@@ -52,10 +52,12 @@ class SourceSettings(_Section):
 
 class ModelSettings(_Section):
     bundle: str = Field("models/camvid-unet", description="model bundle folder")
-    backend: Literal["auto", "litert", "onnx", "keras"] = "auto"
+    backend: Literal["auto", "tensorrt", "litert", "onnx", "keras"] = Field(
+        "auto", description="auto: TensorRT, then ONNX Runtime on the GPU, then LiteRT")
     threads: int | None = Field(None, gt=0, description="CPU threads for LiteRT/ONNX (None: all)")
     providers: list[str] = Field(["tensorrt", "cuda", "cpu"], description="ONNX Runtime order")
-    cache_dir: str | None = Field(None, description="TensorRT engine cache folder")
+    cache_dir: str | None = Field(None, description="TensorRT engine cache folder (None: "
+                                  "$XDG_CACHE_HOME/segcam/tensorrt)")
 
 
 class PipelineSettings(_Section):

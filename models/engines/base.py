@@ -19,10 +19,17 @@ class EngineError(RuntimeError):
     """An engine that cannot run here (missing runtime, format not in the bundle); one line."""
 
 
+RUNTIME_NAMES = {"litert": "LiteRT", "onnx": "ONNX Runtime", "tensorrt": "TensorRT"}
+
+
 class Engine(ABC):
     """One backend running one bundle. Subclasses implement `_run` for a single frame or a batch."""
 
     backend: str = "?"
+    provider: str | None = None  # the runtime's execution provider, for those that have them
+    threads: int | None = None  # CPU threads, when the backend was given a number
+    # Set by open_engine(backend="auto"): "tensorrt: <why not>" for each backend passed over.
+    skipped: tuple[str, ...] = ()
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
@@ -30,6 +37,29 @@ class Engine(ABC):
     @property
     def name(self) -> str:
         return f"{self.bundle.name} ({self.backend})"
+
+    @property
+    def precision(self) -> str:
+        return self.bundle.precision
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: "CPU", or the GPU's name."""
+        return "CPU"
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device != "CPU"
+
+    def describe(self) -> str:
+        """What runs the model, e.g. 'TensorRT FP16 on Orin', 'LiteRT fp16 on CPU (2 threads)'."""
+        words = [RUNTIME_NAMES.get(self.backend, self.backend)]
+        if self.provider:
+            words.append(self.provider)
+        words += [self.precision, "on", self.device]
+        if not self.on_gpu and self.threads:
+            words.append(f"({self.threads} thread{'s' if self.threads != 1 else ''})")
+        return " ".join(words)
 
     @property
     def input_size(self) -> tuple[int, int]:

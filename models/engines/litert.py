@@ -45,7 +45,7 @@ class LiteRTEngine(Engine):
                 f"but {path.name} takes {height}x{width} {np.dtype(self._input['dtype']).name}"
             )
         self._batch = batch
-        log.info("litert: %s, %d thread(s), XNNPACK", path.name, self.threads)
+        log.debug("litert: %s, %d thread(s), XNNPACK", path.name, self.threads)
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         if frames.shape[1:3] != tuple(self._input["shape"][1:3]):  # dynamic_size bundles only

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from models.bundle import Bundle, BundleError
 from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.engines.trt_cache import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,6 @@ PROVIDERS = {
 }
 DEFAULT_PROVIDERS = ("tensorrt", "cuda", "cpu")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-
-
-def default_cache_dir() -> Path:
-    """TensorRT engines take minutes to build on a Jetson; keep them across restarts."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "segcam" / "tensorrt"
 
 
 def available_providers() -> list[str]:
@@ -100,7 +94,15 @@ class OnnxEngine(Engine):
             raise BundleError(f"{path}: onnxruntime cannot load it ({message})") from None
         self.provider = self._session.get_providers()[0]
         self._check_graph(path)
-        log.info("onnx: %s on %s", path.name, self.provider)
+        log.debug("onnx: %s on %s", path.name, self.provider)  # the app logs describe()
+
+    @property
+    def device(self) -> str:
+        if self.provider not in GPU_PROVIDERS:
+            return "CPU"
+        from models.engines.cuda import gpu_name
+
+        return gpu_name()
 
     def _check_graph(self, path: Path) -> None:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
