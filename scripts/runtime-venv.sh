@@ -61,7 +61,14 @@ else
 fi
 
 extra=()
-if [ -n "$ORT_WHEEL$ORT_INDEX" ]; then
+# A rerun without ORT_WHEEL keeps the GPU build an earlier run installed.
+keep_gpu=0
+if [ -z "$ORT_WHEEL$ORT_INDEX" ] && [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c \
+    "import importlib.metadata as m; m.version('onnxruntime-gpu')" 2>/dev/null; then
+  keep_gpu=1
+  say "onnxruntime: keeping the installed onnxruntime-gpu"
+fi
+if [ -n "$ORT_WHEEL$ORT_INDEX" ] || [ "$keep_gpu" -eq 1 ]; then
   # Both builds own the onnxruntime module: PyPI's CPU one must not be installed beside it.
   filtered="$VENV/requirements-ort.txt"
   if [ "$DRY_RUN" -eq 1 ]; then
@@ -70,8 +77,10 @@ if [ -n "$ORT_WHEEL$ORT_INDEX" ]; then
     grep -v -E '^onnxruntime([=<>~! ;]|$)' "$reqs" >"$filtered"
   fi
   reqs="$filtered"
-  if [ -n "$ORT_WHEEL" ]; then extra=("$ORT_WHEEL"); else extra=(--extra-index-url "$ORT_INDEX" onnxruntime-gpu); fi
-  say "onnxruntime: NVIDIA's GPU build (${ORT_WHEEL:-onnxruntime-gpu from $ORT_INDEX})"
+  if [ -n "$ORT_WHEEL" ]; then extra=("$ORT_WHEEL"); fi
+  if [ -n "$ORT_INDEX" ]; then extra=(--extra-index-url "$ORT_INDEX" onnxruntime-gpu); fi
+  [ ${#extra[@]} -eq 0 ] \
+    || say "onnxruntime: NVIDIA's GPU build (${ORT_WHEEL:-onnxruntime-gpu from $ORT_INDEX})"
 elif [ "$site" = true ]; then
   say "onnxruntime: PyPI's CPU build; for the GPU give NVIDIA's wheel:" \
     "make demo ORT_WHEEL=/path/onnxruntime_gpu-*.whl (or ORT_INDEX=URL)"

@@ -304,16 +304,25 @@ make_venv() {
     [ -f "$reqs" ] || die "no requirements-jetson.txt in $SOURCE"
     note "system site packages: the system's OpenCV and PyGObject, pip installs requirements-jetson.txt"
   fi
-  if [ -n "$ORT_WHEEL$ORT_INDEX" ]; then
+  # An upgrade without --ort-wheel keeps the GPU build an earlier run installed.
+  local keep_gpu=0
+  if [ -z "$ORT_WHEEL$ORT_INDEX" ] && [ -x "$python" ] && "$python" -c \
+      "import importlib.metadata as m; m.version('onnxruntime-gpu')" 2>/dev/null; then
+    keep_gpu=1
+    note "onnxruntime: keeping the installed onnxruntime-gpu"
+  fi
+  if [ -n "$ORT_WHEEL$ORT_INDEX" ] || [ "$keep_gpu" -eq 1 ]; then
     # Both builds own the onnxruntime module: PyPI's CPU one must not be installed beside it.
     grep -v -E '^onnxruntime([=<>~! ;]|$)' "$reqs" | write_file "$OPT/requirements.txt" 0644
     reqs="$OPT/requirements.txt"
-    if [ -n "$ORT_WHEEL" ]; then extra=("$ORT_WHEEL"); else extra=(--extra-index-url "$ORT_INDEX" onnxruntime-gpu); fi
-    note "onnxruntime: ${ORT_WHEEL:-onnxruntime-gpu from $ORT_INDEX}, not PyPI's CPU build"
+    if [ -n "$ORT_WHEEL" ]; then extra=("$ORT_WHEEL"); fi
+    if [ -n "$ORT_INDEX" ]; then extra=(--extra-index-url "$ORT_INDEX" onnxruntime-gpu); fi
+    [ ${#extra[@]} -eq 0 ] \
+      || note "onnxruntime: ${ORT_WHEEL:-onnxruntime-gpu from $ORT_INDEX}, not PyPI's CPU build"
   else
     remove "$OPT/requirements.txt" "$OPT/requirements-jetson.txt"  # an earlier run's
   fi
-  if [ -z "$ORT_WHEEL$ORT_INDEX" ] && is_jetson; then
+  if [ -z "$ORT_WHEEL$ORT_INDEX" ] && [ "$keep_gpu" -eq 0 ] && is_jetson; then
     note "hint: PyPI's onnxruntime runs on the CPU only; for CUDA/TensorRT give NVIDIA's Jetson" \
       "wheel: --ort-wheel /path/onnxruntime_gpu-*.whl (or --ort-index URL)"
   fi

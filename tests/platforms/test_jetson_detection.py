@@ -126,3 +126,23 @@ def test_a_real_venv_made_the_other_way_is_recreated(tmp_path: Path) -> None:
     result = run([str(RUNTIME_VENV), "--dry-run", str(venv)], SEGCAM_JETSON="1")
     assert "include-system-site-packages=false, want true: recreating it" in result.stdout
     assert f"would run: python3 -m venv --clear --system-site-packages {venv}" in result.stdout
+
+
+def fake_installed(venv: Path, dist: str, version: str) -> None:
+    """A real venv with a distribution's metadata in it (what pip leaves), without its code."""
+    subprocess.run(["python3", "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+
+
+def test_a_rerun_keeps_the_gpu_build_an_earlier_run_installed(tmp_path: Path) -> None:
+    # Else `pip install -r requirements-jetson.txt` would put PyPI's CPU build over its files.
+    venv = tmp_path / "venv"
+    fake_installed(venv, "onnxruntime-gpu", "1.20.0")
+    result = run([str(RUNTIME_VENV), "--dry-run", str(venv)], SEGCAM_JETSON="1")
+    assert result.returncode == 0, result.stderr
+    assert "keeping the installed onnxruntime-gpu" in result.stdout
+    assert pip_line(result.stdout).endswith(f"-q -r {venv}/requirements-ort.txt")

@@ -281,6 +281,20 @@ def test_ort_wheel_replaces_pypis_onnxruntime(source: Path, root: Path, tmp_path
     assert "--extra-index-url https://example.invalid/jp6 onnxruntime-gpu" in index.stdout
 
 
+def test_upgrade_keeps_an_installed_onnxruntime_gpu(source: Path, root: Path) -> None:
+    venv = root / "opt/segcam/venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(venv)], check=True, timeout=120)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "onnxruntime_gpu-1.20.0.dist-info").mkdir()
+    (site / "onnxruntime_gpu-1.20.0.dist-info/METADATA").write_text(
+        "Metadata-Version: 2.1\nName: onnxruntime-gpu\nVersion: 1.20.0\n")
+    out = install(source, "--dry-run", "--root", str(root), "--system-site-packages").stdout
+    assert "keeping the installed onnxruntime-gpu" in out
+    planned = out.split("requirements.txt (mode 0644):", 1)[1].split("would run:", 1)[0]
+    assert "numpy==1.26.4" in planned and "\n    | onnxruntime" not in planned
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
