@@ -87,8 +87,8 @@ elif [ "$site" = true ]; then
 fi
 
 start=$SECONDS
-say "pip: the runtime's Python packages from $reqs (about 1-2 min the first time; PyGObject is" \
-  "built from source off a Jetson)"
+say "pip: the runtime's Python packages from $reqs (2-4 min the first time; off a Jetson" \
+  "PyGObject and pycairo are compiled)"
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$reqs" "${extra[@]}"
 if [ "$site" = true ] && [ "$DRY_RUN" -eq 0 ]; then

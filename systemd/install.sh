@@ -326,7 +326,7 @@ make_venv() {
     note "hint: PyPI's onnxruntime runs on the CPU only; for CUDA/TensorRT give NVIDIA's Jetson" \
       "wheel: --ort-wheel /path/onnxruntime_gpu-*.whl (or --ort-index URL)"
   fi
-  note "pip: the runtime's Python packages (about 1-2 min the first time)"
+  note "pip: the runtime's Python packages (2-4 min the first time)"
   run "$python" -m pip install --disable-pip-version-check -q --upgrade pip
   run "$python" -m pip install --disable-pip-version-check -q -r "$reqs" "${extra[@]}"
   # /opt is read-only to the service (ProtectSystem=strict): compile the bytecode now.
