@@ -83,7 +83,7 @@ check_target() {
     line="${line%%#*}"
     [[ "$line" =~ [^[:space:]] ]] || continue
     if is_sdist_only "$line"; then sdists+=("$line"); else reqs+=("$line"); fi
-  done < <(flatten "$file")
+  done < <(flatten "$file" | awk '!seen[$0]++')  # two -r lines may include the same file
   printf '%s\n' "${reqs[@]}" >"$work/reqs.txt"
 
   log="$work/pip.log"
