@@ -2,6 +2,8 @@
 # Installs the Debian packages the project needs: `runtime` (venv, GStreamer, PyGObject build deps),
 # `train` (runtime plus tcmalloc, faster CPU training: bench/train_step.py) or `test`
 # (train plus Xvfb, ffmpeg, shellcheck, systemd tools, Chromium for the web tests). Installs only what is missing.
+# On a Jetson (scripts/is-jetson.sh), `runtime` takes the system's PyGObject (python3-gi) instead
+# of the compiler and -dev packages that building it needs; OpenCV is JetPack's own.
 set -euo pipefail
 
 runtime=(
@@ -10,11 +12,20 @@ runtime=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gir1.2-gst-rtsp-server-1.0
 )
+jetson_runtime=(
+  python3-venv python3-gi
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+)
 train_only=(libtcmalloc-minimal4)
 test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd chromium)
 
+rc=0
+"$(dirname "$0")/is-jetson.sh" "${SEGCAM_ROOT:-}" >/dev/null || rc=$?
+[ "$rc" -le 1 ] || exit 2  # a bad SEGCAM_JETSON: is-jetson.sh said why
 case "${1:-runtime}" in
-  runtime) wanted=("${runtime[@]}") ;;
+  runtime) if [ "$rc" -eq 0 ]; then wanted=("${jetson_runtime[@]}"); else wanted=("${runtime[@]}"); fi ;;
   train) wanted=("${runtime[@]}" "${train_only[@]}") ;;
   test) wanted=("${runtime[@]}" "${train_only[@]}" "${test_only[@]}") ;;
   *) echo "usage: $0 [runtime|train|test]" >&2; exit 2 ;;

@@ -24,8 +24,13 @@ usage: install.sh [options]
   --display USER             run as USER and show the overlay on X display :0 (drop-in)
   --headless                 remove the display drop-in again
   --no-venv                  do not create the venv or pip install (tests, offline staging)
-  --system-site-packages     venv sees the system's Python packages (default on a Jetson:
-  --no-system-site-packages  JetPack's OpenCV has GStreamer, PyPI's has not)
+  --system-site-packages     venv sees the system's Python packages and pip installs
+  --no-system-site-packages  requirements-jetson.txt (default on a Jetson: JetPack's OpenCV has
+                             GStreamer, PyPI's has not; python3-gi is PyGObject without a build)
+  --ort-wheel FILE           install this onnxruntime wheel instead of PyPI's CPU-only one, e.g.
+                             NVIDIA's onnxruntime_gpu-*.whl for Jetson (CUDA, TensorRT)
+  --ort-index URL            install onnxruntime-gpu from this extra index instead (NVIDIA's
+                             Jetson index for your JetPack)
   --no-start                 enable the service but do not (re)start it now
   --jetson-clocks            Jetson: max clocks now and before every service start
   --nvpmodel N               Jetson: set power mode N (nvpmodel keeps it across reboots)
@@ -35,6 +40,7 @@ EOF
 }
 
 die() { echo "install.sh: $*" >&2; exit 1; }
+usage_error() { echo "install.sh: $*" >&2; exit 2; }
 note() { echo "install.sh: $*"; }
 
 ROOT=""
@@ -45,6 +51,8 @@ DISPLAY_USER=""
 HEADLESS=0
 MAKE_VENV=1
 SITE_PACKAGES=auto
+ORT_WHEEL=""
+ORT_INDEX=""
 START=1
 JETSON_CLOCKS=0
 NVPMODEL=""
@@ -63,6 +71,10 @@ while [ $# -gt 0 ]; do
     --no-venv) MAKE_VENV=0 ;;
     --system-site-packages) SITE_PACKAGES=yes ;;
     --no-system-site-packages) SITE_PACKAGES=no ;;
+    --ort-wheel) [ $# -ge 2 ] || usage_error "--ort-wheel needs a wheel file"; ORT_WHEEL="$2"; shift ;;
+    --ort-wheel=*) ORT_WHEEL="${1#*=}" ;;
+    --ort-index) [ $# -ge 2 ] || usage_error "--ort-index needs a URL"; ORT_INDEX="$2"; shift ;;
+    --ort-index=*) ORT_INDEX="${1#*=}" ;;
     --no-start) START=0 ;;
     --jetson-clocks) JETSON_CLOCKS=1 ;;
     --nvpmodel) [ $# -ge 2 ] || die "--nvpmodel needs a mode number"; NVPMODEL="$2"; shift ;;
@@ -81,6 +93,16 @@ if [ -n "$ROOT" ]; then
   [ "$ROOT" != "" ] || die "--root / : leave --root out to install on this system"
 fi
 [ -z "$DISPLAY_USER" ] || [ "$HEADLESS" -eq 0 ] || die "--display and --headless exclude each other"
+[ -z "$ORT_WHEEL" ] || [ -z "$ORT_INDEX" ] || usage_error "--ort-wheel and --ort-index: give one"
+if [ -n "$ORT_WHEEL" ]; then
+  [ -f "$ORT_WHEEL" ] || usage_error "--ort-wheel $ORT_WHEEL: no such file"
+  [[ "$ORT_WHEEL" == *.whl ]] || usage_error "--ort-wheel $ORT_WHEEL: not a wheel (.whl) file"
+  case "$ORT_WHEEL" in /*) ;; *) ORT_WHEEL="$(pwd)/$ORT_WHEEL" ;; esac
+fi
+case "${SEGCAM_JETSON:-}" in
+  ""|0|1) ;;
+  *) usage_error "SEGCAM_JETSON=$SEGCAM_JETSON: want 1 (a Jetson) or 0 (not one)" ;;
+esac
 [ -z "$NVPMODEL" ] || [[ "$NVPMODEL" =~ ^[0-9]+$ ]] || die "--nvpmodel takes a mode number"
 [ -z "$DISPLAY_USER" ] || [[ "$DISPLAY_USER" =~ ^[a-z_][a-z0-9_.-]*$ ]] \
   || die "--display $DISPLAY_USER: not a user name"
@@ -99,7 +121,8 @@ UNIT_DIR="$ROOT/etc/systemd/system"
 UNIT="$UNIT_DIR/$SERVICE"
 DROPIN_DIR="$UNIT_DIR/$SERVICE.d"
 # What the project copy holds: the app and everything it loads at run time. No training code.
-PROJECT_ITEMS=(app models configs systemd requirements.txt pyproject.toml README.md LICENSE)
+PROJECT_ITEMS=(app models configs systemd requirements.txt requirements-jetson.txt pyproject.toml
+  README.md LICENSE)
 
 # --- helpers ----------------------------------------------------------------------------------
 # run CMD...: print the step; execute it unless --dry-run.
@@ -177,7 +200,12 @@ group_name() {  # GID -> name
   fi
 }
 
-is_jetson() { [ -e "$ROOT/etc/nv_tegra_release" ]; }
+# SEGCAM_JETSON=1/0 overrides; else L4T's release file or the device tree (as scripts/is-jetson.sh).
+is_jetson() {
+  case "${SEGCAM_JETSON:-}" in 1) return 0 ;; 0) return 1 ;; esac
+  [ -e "$ROOT/etc/nv_tegra_release" ] \
+    || grep -a -q "NVIDIA Jetson" "$ROOT/proc/device-tree/model" 2>/dev/null
+}
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 
 # --- install steps ----------------------------------------------------------------------------
@@ -252,7 +280,7 @@ want_site_packages() {
 }
 
 make_venv() {
-  local python="$VENV/bin/python" reqs="$SOURCE/requirements.txt" flags=() want have
+  local python="$VENV/bin/python" reqs="$SOURCE/requirements.txt" flags=() want have extra=()
   if [ "$MAKE_VENV" -eq 0 ]; then
     note "skip: venv and pip install (--no-venv)"
     return 0
@@ -270,15 +298,37 @@ make_venv() {
     run python3 -m venv "${flags[@]}" "$VENV"
   fi
   if [ "$want" = true ]; then
-    # JetPack's OpenCV (with GStreamer) is built against the system numpy: pip must not shadow
-    # either with PyPI's builds (PyPI's OpenCV has no GStreamer; numpy 2 breaks a numpy-1 cv2).
-    reqs="$OPT/requirements-jetson.txt"
-    note "system site packages: using the system's OpenCV and numpy, not requirements.txt's pins"
-    grep -v -i -E '^(opencv-python|opencv-contrib-python|numpy)([=<>~! ;[]|$)' \
-      "$SOURCE/requirements.txt" | write_file "$reqs" 0644
+    # JetPack's OpenCV (with GStreamer) and python3-gi serve; pip installs no OpenCV or PyGObject
+    # of its own, and numpy 1 (JetPack's cv2 is built against numpy 1).
+    reqs="$SOURCE/requirements-jetson.txt"
+    [ -f "$reqs" ] || die "no requirements-jetson.txt in $SOURCE"
+    note "system site packages: the system's OpenCV and PyGObject, pip installs requirements-jetson.txt"
   fi
+  # An upgrade without --ort-wheel keeps the GPU build an earlier run installed.
+  local keep_gpu=0
+  if [ -z "$ORT_WHEEL$ORT_INDEX" ] && [ -x "$python" ] && "$python" -c \
+      "import importlib.metadata as m; m.version('onnxruntime-gpu')" 2>/dev/null; then
+    keep_gpu=1
+    note "onnxruntime: keeping the installed onnxruntime-gpu"
+  fi
+  if [ -n "$ORT_WHEEL$ORT_INDEX" ] || [ "$keep_gpu" -eq 1 ]; then
+    # Both builds own the onnxruntime module: PyPI's CPU one must not be installed beside it.
+    grep -v -E '^onnxruntime([=<>~! ;]|$)' "$reqs" | write_file "$OPT/requirements.txt" 0644
+    reqs="$OPT/requirements.txt"
+    if [ -n "$ORT_WHEEL" ]; then extra=("$ORT_WHEEL"); fi
+    if [ -n "$ORT_INDEX" ]; then extra=(--extra-index-url "$ORT_INDEX" onnxruntime-gpu); fi
+    [ ${#extra[@]} -eq 0 ] \
+      || note "onnxruntime: ${ORT_WHEEL:-onnxruntime-gpu from $ORT_INDEX}, not PyPI's CPU build"
+  else
+    remove "$OPT/requirements.txt" "$OPT/requirements-jetson.txt"  # an earlier run's
+  fi
+  if [ -z "$ORT_WHEEL$ORT_INDEX" ] && [ "$keep_gpu" -eq 0 ] && is_jetson; then
+    note "hint: PyPI's onnxruntime runs on the CPU only; for CUDA/TensorRT give NVIDIA's Jetson" \
+      "wheel: --ort-wheel /path/onnxruntime_gpu-*.whl (or --ort-index URL)"
+  fi
+  note "pip: the runtime's Python packages (2-4 min the first time)"
   run "$python" -m pip install --disable-pip-version-check -q --upgrade pip
-  run "$python" -m pip install --disable-pip-version-check -q -r "$reqs"
+  run "$python" -m pip install --disable-pip-version-check -q -r "$reqs" "${extra[@]}"
   # /opt is read-only to the service (ProtectSystem=strict): compile the bytecode now.
   local dir
   for dir in "$APP_DIR/app" "$APP_DIR/models"; do
@@ -502,7 +552,7 @@ do_uninstall() {
     run systemctl --root="$ROOT" --quiet disable "$SERVICE"
   fi
   remove "$UNIT" "$DROPIN_DIR" "$APP_DIR" "$APP_DIR.new" "$APP_DIR.old" "$VENV" \
-    "$OPT/requirements-jetson.txt"
+    "$OPT/requirements.txt" "$OPT/requirements-jetson.txt"
   if [ -d "$OPT" ] && [ -z "$(ls -A "$OPT")" ]; then run rmdir "$OPT"; fi
   # The config: removed only while it is the shipped one; an edited one is the user's work.
   if [ -f "$ETC/app.yaml" ] && [ -f "$SOURCE/configs/service.yaml" ] \

@@ -1,17 +1,52 @@
 """Session fixtures shared by every test package: a tiny real Unet, converted once.
 
 `python -m models convert` runs once per session in a subprocess, as a user runs it; the app,
-engine and bundle tests all use (or copy) that bundle.
+engine and bundle tests all use (or copy) that bundle. Without TensorFlow, `tiny_bundle` is the
+same converter's output shipped in tests/data/tiny-bundle, and the converter's tests skip.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import traceback
 from pathlib import Path
 
 import cv2
 import pytest
-from testkit import ASKED_SIZE, CLASSES, DECODER, Converted, run_models
+from testkit import (
+    ASKED_SIZE,
+    CLASSES,
+    DECODER,
+    NO_TENSORFLOW,
+    ROOT,
+    SHIPPED_TINY_BUNDLE,
+    Converted,
+    run_models,
+)
+
+# What requirements-train.txt adds to the runtime: a test that needs one of these skips where it
+# is not installed, unless the import came from app/ (the runtime must never need them).
+TRAINING_MODULES = {"tensorflow", "tf_keras", "keras", "segmentation_models", "tf2onnx", "onnx",
+                    "albumentations", "PIL", "matplotlib"}
+# Tools the tests run themselves to inspect results (Debian's ffmpeg package).
+TEST_TOOLS = {"ffprobe": "apt-get install ffmpeg"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        if any(Path(f.filename).resolve().is_relative_to(ROOT / "app") for f in frames):
+            raise
+        if isinstance(error, FileNotFoundError):
+            if error.filename in TEST_TOOLS:
+                pytest.skip(f"needs {error.filename} ({TEST_TOOLS[error.filename]})")
+        elif NO_TENSORFLOW and (error.name or "").split(".")[0] in TRAINING_MODULES:
+            pytest.skip(f"{NO_TENSORFLOW}: {error}")
+        raise
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(weights, config.yaml) of a randomly initialised mobilenetv2 Unet, 3 classes + background."""
+    if NO_TENSORFLOW:
+        pytest.skip(NO_TENSORFLOW)
     from training.scratch import make_scratch_checkpoint
 
     return make_scratch_checkpoint(tmp_path_factory.mktemp("run"), CLASSES,
@@ -67,8 +104,10 @@ def bundle_dir(converted: Converted) -> Path:
     return converted.bundle
 
 
-
 @pytest.fixture(scope="session")
-def tiny_bundle(bundle_dir: Path) -> Path:
-    """The converted tiny bundle (64x64 input, sky/road/car + background)."""
-    return bundle_dir
+def tiny_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The converted tiny bundle (64x64 input, sky/road/car + background); without TensorFlow,
+    a copy of the shipped one (a copy: no test can change the checkout's)."""
+    if not NO_TENSORFLOW:
+        return request.getfixturevalue("bundle_dir")
+    return Path(shutil.copytree(SHIPPED_TINY_BUNDLE, tmp_path_factory.mktemp("shipped") / "tiny"))

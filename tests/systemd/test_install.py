@@ -26,7 +26,8 @@ def source(tmp_path: Path) -> Path:
     """A copy of the project to install, with a known configs/service.yaml."""
     src = tmp_path / "src"
     src.mkdir()
-    for item in ("app", "models", "systemd", "requirements.txt", "pyproject.toml"):
+    for item in ("app", "models", "systemd", "requirements.txt", "requirements-jetson.txt",
+                 "pyproject.toml"):
         path = REPO / item
         if path.is_dir():
             shutil.copytree(path, src / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -228,18 +229,87 @@ def test_installer_verifies_the_staged_unit(source: Path, root: Path) -> None:
     assert "warning" not in result.stdout.lower() + result.stderr.lower()
 
 
-def test_jetson_site_packages_keep_the_system_opencv_and_numpy(source: Path, root: Path) -> None:
+def test_jetson_site_packages_keep_the_system_opencv_and_pygobject(source: Path, root: Path) -> None:
     (root / "etc").mkdir()
     (root / "etc/nv_tegra_release").write_text("# R36 (release), REVISION: 4.0\n")
     result = install(source, "--dry-run", "--root", str(root))
     out = result.stdout
     assert "python3 -m venv --system-site-packages" in out  # auto: this root is a Jetson
-    planned = out.split("requirements-jetson.txt (mode 0644):", 1)[1].split("would run:", 1)[0]
-    assert "onnxruntime" in planned
-    assert "opencv-python" not in planned and "numpy" not in planned
+    assert f"-r {source}/requirements-jetson.txt" in out
+    assert "--ort-wheel" in out  # the hint: PyPI's onnxruntime is CPU-only
     assert "jetson-stats" in out  # the jtop hint
     forced = install(source, "--dry-run", "--root", str(root), "--no-system-site-packages")
     assert "--system-site-packages" not in forced.stdout.replace("--no-system-site-packages", "")
+    assert f"-r {source}/requirements.txt" in forced.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "env", "jetson"),
+    [
+        ({"proc/device-tree/model": "NVIDIA Jetson AGX Orin Developer Kit\0"}, {}, True),
+        ({"proc/device-tree/model": "Raspberry Pi 5 Model B Rev 1.0\0"}, {}, False),
+        ({}, {}, False),
+        ({}, {"SEGCAM_JETSON": "1"}, True),
+        ({"etc/nv_tegra_release": "# R36\n"}, {"SEGCAM_JETSON": "0"}, False),
+    ],
+)
+def test_jetson_detection_sets_the_venv_flag(source: Path, root: Path, files, env, jetson) -> None:
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    result = subprocess.run(["bash", str(INSTALL), "--source", str(source), "--dry-run", "--root",
+                             str(root)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **env}, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("venv --system-site-packages" in result.stdout) is jetson
+
+
+def test_ort_wheel_replaces_pypis_onnxruntime(source: Path, root: Path, tmp_path: Path) -> None:
+    wheel = tmp_path / "onnxruntime_gpu-1.20.0-cp310-cp310-linux_aarch64.whl"
+    wheel.write_bytes(b"")  # pip is not run: --dry-run
+    result = install(source, "--dry-run", "--root", str(root), "--system-site-packages",
+                     "--ort-wheel", str(wheel))
+    out = result.stdout
+    written = out.split("requirements.txt (mode 0644):", 1)[1].split("would run:", 1)[0]
+    planned = [line.removeprefix("    | ") for line in written.splitlines()
+               if line.startswith("    | ") and not line.startswith("    | #")]
+    names = [line.split("=")[0] for line in planned]
+    assert "numpy==1.26.4" in planned and "ai-edge-litert" in names
+    assert "onnxruntime" not in names and "opencv-python" not in names
+    assert f"-r {root}/opt/segcam/requirements.txt {wheel}" in out
+    index = install(source, "--dry-run", "--root", str(root), "--ort-index", "https://example.invalid/jp6")
+    assert "--extra-index-url https://example.invalid/jp6 onnxruntime-gpu" in index.stdout
+
+
+def test_upgrade_keeps_an_installed_onnxruntime_gpu(source: Path, root: Path) -> None:
+    venv = root / "opt/segcam/venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
+                    str(venv)], check=True, timeout=120)
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "onnxruntime_gpu-1.20.0.dist-info").mkdir()
+    (site / "onnxruntime_gpu-1.20.0.dist-info/METADATA").write_text(
+        "Metadata-Version: 2.1\nName: onnxruntime-gpu\nVersion: 1.20.0\n")
+    out = install(source, "--dry-run", "--root", str(root), "--system-site-packages").stdout
+    assert "keeping the installed onnxruntime-gpu" in out
+    planned = out.split("requirements.txt (mode 0644):", 1)[1].split("would run:", 1)[0]
+    assert "numpy==1.26.4" in planned and "\n    | onnxruntime" not in planned
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--ort-wheel", "/nonexistent/ort.whl"], {}, "--ort-wheel /nonexistent/ort.whl: no such file"),
+        (["--ort-wheel"], {}, "--ort-wheel needs a wheel file"),
+        ([], {"SEGCAM_JETSON": "yes"}, "SEGCAM_JETSON=yes: want 1 (a Jetson) or 0 (not one)"),
+    ],
+)
+def test_bad_ort_or_jetson_settings_exit_2_with_one_line(source: Path, root: Path, args, env,
+                                                         message) -> None:
+    result = subprocess.run(["bash", str(INSTALL), "--source", str(source), "--dry-run", "--root",
+                             str(root), *args], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **env}, check=False)
+    assert result.returncode == 2
+    assert result.stderr == f"install.sh: {message}\n"
 
 
 def test_refuses_to_run_unprivileged_without_root_or_dry_run(
