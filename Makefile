@@ -12,7 +12,7 @@ ORT_INDEX ?=
 .PHONY: demo test lint bench train-env clean-venv check-wheels test-pythons FORCE
 
 # Runtime only (no TensorFlow): what a Jetson installs. Redone when a GPU wheel is given.
-$(VENV)/.runtime: requirements.txt requirements-jetson.txt scripts/runtime-venv.sh \
+$(VENV)/.runtime: requirements.txt requirements-jetson.txt pyproject.toml scripts/runtime-venv.sh \
 		$(if $(ORT_WHEEL)$(ORT_INDEX),FORCE)
 	@echo "== Debian packages for the runtime (GStreamer, venv; about 2.5 min when none is there yet)"
 	scripts/system-deps.sh runtime

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from testkit import CLASSES, SHIPPED_TINY_BUNDLE
 
-from app.engines import open_engine
 from models.bundle import load_bundle
+from models.engines import open_engine
 
 
 def test_shipped_tiny_bundle_verifies_and_runs() -> None:
