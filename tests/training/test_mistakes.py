@@ -175,3 +175,20 @@ def test_the_reference_names_every_key(capsys):
         assert description, f"{key} has no description"
     result = run_training("config", "--explain")
     assert result.returncode == 0 and result.stdout == text
+
+
+@pytest.mark.parametrize("folder, year", [("VOCdevkit/VOC2007", None), ("WaterBodies", "WaterBodies"),
+                                          (".", None)])
+def test_any_voc_folder_and_split_file(tmp_path, folder, year):
+    from training.config import load_config
+    from training.datasets import open_dataset
+
+    voc = write_shapes(tmp_path / "data", n_train=6, n_val=2, folder=folder)
+    (voc / "mine.txt").write_text("img_000\nimg_002\n")
+    config = shapes_config(tmp_path / "data", tmp_path / "c.yaml", ["water"])
+    raw = yaml.safe_load(config.read_text())
+    raw["data"].update(year=year, train_split="mine.txt", check_samples=2)
+    raw["train"]["batch_size"] = 2
+    config.write_text(yaml.safe_dump(raw))
+    assert run_training("config", str(config)).returncode == 0
+    assert open_dataset(load_config(config).data, "mine.txt").names == ["img_000", "img_002"]
