@@ -19,6 +19,8 @@ import numpy as np
 
 BACKGROUND = "background"
 SIGMOID_THRESHOLD = 0.5  # one sigmoid channel: the class where its probability is above this
+VOID = 255  # in a label map: a pixel no loss or score counts (a data set's void, padding)
+MAX_CLASSES = 254  # labels 0..N (classes and background) stay clear of VOID
 
 
 def has_background_channel(n_classes: int) -> bool:
@@ -53,6 +55,21 @@ def label_names(classes: Sequence[str]) -> list[str]:
     if has_background_channel(len(classes)):
         return channel_names(classes)
     return [BACKGROUND, *classes]
+
+
+def label_count(n_classes: int) -> int:
+    """Label values a model on `n_classes` classes gives: the classes and background."""
+    return n_classes + 1
+
+
+def class_label(k: int, n_classes: int) -> int:
+    """The label value of class `k` (0-based, in config order)."""
+    return k if has_background_channel(n_classes) else k + 1
+
+
+def background_label(n_classes: int) -> int:
+    """The label value of background: last with several classes, 0 with one."""
+    return n_classes if has_background_channel(n_classes) else 0
 
 
 def trained_classes(names: Sequence[str]) -> list[str]:

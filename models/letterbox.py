@@ -42,6 +42,18 @@ def content_size(height: int, width: int, input_h: int, input_w: int) -> tuple[i
             max(1, min(input_w, round(width * scale))))
 
 
+def scale_to_fit(image: np.ndarray, input_h: int, input_w: int,
+                 nearest: bool = False) -> np.ndarray:
+    """The image scaled to its content size inside the input (no padding); `nearest` for
+    label maps, area interpolation (as `Letterbox.fit`) for pictures."""
+    h, w = image.shape[:2]
+    content_h, content_w = content_size(h, w, input_h, input_w)
+    if (content_h, content_w) == (h, w):
+        return image
+    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return cv2.resize(image, (content_w, content_h), interpolation=interpolation)
+
+
 class Letterbox:
     """Scales and pads frames into one reused (input_h, input_w, 3) canvas."""
 
@@ -58,9 +70,8 @@ class Letterbox:
         h, w = image.shape[:2]
         if (h, w) == (self.input_h, self.input_w):
             return image, (h, w)
-        content_h, content_w = content_size(h, w, self.input_h, self.input_w)
-        if (content_h, content_w) != (h, w):
-            image = cv2.resize(image, (content_w, content_h), interpolation=cv2.INTER_AREA)
+        image = scale_to_fit(image, self.input_h, self.input_w)
+        content_h, content_w = image.shape[:2]
         canvas = self._canvas
         canvas[:content_h, :content_w] = image
         canvas[content_h:] = 0

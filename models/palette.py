@@ -6,7 +6,11 @@ each of the three low bits of the class index goes to the top bits of R, G and B
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+
+from models.labels import BACKGROUND
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
@@ -39,19 +43,32 @@ def voc_palette(n: int = 256) -> np.ndarray:
     return palette.astype(np.uint8)
 
 
-def palette_for(classes: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Colours for a list of class names: CamVid colours for CamVid names, VOC otherwise.
+def palette_for(classes: list[str] | tuple[str, ...],
+                colours: Mapping[str, Sequence[int]] | None = None) -> np.ndarray:
+    """Colours for a list of class names (a bundle's labels, background included).
 
-    A VOC class keeps its VOC colour; any other class gets the next VOC colour by position.
+    `colours` (from a training config's palette) wins for the names it gives. Otherwise CamVid
+    names get the CamVid colours, VOC names their VOC colour, background black, and any other
+    name the next VOC palette colour (from index 1) that no other class of the list uses, so
+    one's own classes are distinct and never black.
     """
-    if all(name in CAMVID_CLASSES or name == "background" for name in classes) and any(
-        name in CAMVID_CLASSES for name in classes
+    chosen = {name: tuple(int(c) for c in rgb) for name, rgb in (colours or {}).items()}
+    free = [name for name in classes if name not in chosen]
+    if free and all(name in CAMVID_CLASSES or name == BACKGROUND for name in free) and any(
+        name in CAMVID_CLASSES for name in free
     ):
-        colours = dict(zip(CAMVID_CLASSES, CAMVID_COLORS, strict=True))
-        colours["background"] = (0, 0, 0)
-        return np.array([colours[name] for name in classes], dtype=np.uint8)
-    voc = voc_palette(256)
-    out = []
-    for position, name in enumerate(classes):
-        out.append(voc[VOC_CLASSES.index(name)] if name in VOC_CLASSES else voc[position])
-    return np.array(out, dtype=np.uint8)
+        camvid = dict(zip(CAMVID_CLASSES, CAMVID_COLORS, strict=True))
+        camvid[BACKGROUND] = (0, 0, 0)
+        chosen.update({name: camvid[name] for name in free})
+    voc = [tuple(int(c) for c in rgb) for rgb in voc_palette(256)]
+    for name in free:
+        if name == BACKGROUND:
+            chosen.setdefault(name, (0, 0, 0))
+        elif name in VOC_CLASSES:
+            chosen.setdefault(name, voc[VOC_CLASSES.index(name)])
+    used = set(chosen.values())
+    spare = (rgb for rgb in voc[1:] if rgb not in used)
+    for name in classes:
+        if name not in chosen:
+            chosen[name] = next(spare)
+    return np.array([chosen[name] for name in classes], dtype=np.uint8).reshape(-1, 3)

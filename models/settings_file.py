@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -78,11 +78,40 @@ def apply_overrides(raw: dict, overrides: dict | None, name: str) -> None:
 
 
 def validate(model: type[Settings], raw: dict, name: str) -> Settings:
-    """Validate; the first problem becomes one line naming the file and the dotted key."""
+    """Validate; the first problem becomes one line naming the file and the dotted key (an
+    unknown key also lists the keys its section takes)."""
     try:
         return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{name}: {key}: {message}") from None
+        if first["type"] == "extra_forbidden":
+            known = section_keys(model, first["loc"][:-1])
+            message = f"unknown key (valid: {', '.join(known)})" if known else "unknown key"
+        else:  # pydantic prefixes a validator's own message; the key already says where
+            message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {key}: {message}" if key else f"{name}: {message}") from None
+
+
+def section_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys of the section at `loc` (list positions skipped); [] when it is no section."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        nested = _model_in(field.annotation) if field else None
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The settings model an annotation holds (directly, in a list, or in an Optional)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="write the scores here as JSON")
     evaluate.add_argument("--grid", help="predictions PNG (default predictions.png beside JSON)")
     _convert_parser(commands)
+
+    config = commands.add_parser("config", help="the training config reference, or check a file")
+    config.add_argument("--explain", action="store_true",
+                        help="print every key with its type, default and meaning")
+    config.add_argument("file", nargs="?", help="a training YAML to check (splits, sizes and "
+                                                "values included)")
     return parser
 
 
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "convert":
             return _convert(args)
+        if args.command == "config":
+            return _config(args)
         from training.evaluate_cli import run_evaluate
 
         return run_evaluate(args)
@@ -106,6 +114,19 @@ def _convert(args) -> int:
     return 0
 
 
+def _config(args) -> int:
+    if args.explain or not args.file:
+        from training.reference import explain
+
+        print(explain(), end="")
+        return 0
+    from training.checks import preflight
+
+    preflight(load_config(args.file))
+    print(f"{args.file}: ok")
+    return 0
+
+
 def _train(args) -> int:
     overrides = {}
     if args.epochs:
@@ -120,14 +141,13 @@ def _train(args) -> int:
     from training.allocator import active_allocator
 
     logging.getLogger("training").info("memory allocator: %s", active_allocator())
-    from training.datasets import open_dataset
+    from training.checks import preflight
 
-    for split in (config.data.train_split, config.data.val_split):
-        open_dataset(config.data, split)  # data mistakes surface before TensorFlow loads
+    datasets = preflight(config, args.limit)  # data mistakes surface before TensorFlow loads
     from training.train import train
 
     return train(config, out or Path("runs") / config.name, resume=args.resume,
-                 limit=args.limit)
+                 limit=args.limit, datasets=datasets)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Augmentation with albumentations: image and index mask transformed together.
+"""Augmentation with albumentations: image and label map transformed together.
 
-Masks are augmented as class-index maps (nearest interpolation by construction, one channel,
-cheap) and one-hot encoded afterwards; pixels added by padding, rotation or shifts take the value
-PAD and are ignored by the losses and metrics.
+Samples arrive fitted to the model input (`training.targets.fit_to_input`); their masks are label
+maps (models.labels), augmented with nearest interpolation by construction and one-hot encoded
+afterwards. Pixels added by padding, rotation or shifts take the value PAD (labels.VOID) and are
+ignored by the losses and metrics.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from models.letterbox import STRIDE
-from training.config import AugmentConfig
+from models.labels import VOID
+from training.config import DEFAULT_INPUT_SIZE, AugmentConfig
 
-PAD = 255  # index given to pixels that do not come from the image; never a class value
+PAD = VOID  # label given to pixels that do not come from the image; never a class
 
 Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -30,14 +31,12 @@ def _wrap(compose: A.Compose) -> Transform:
     return apply
 
 
-def _pad_to_stride() -> A.PadIfNeeded:
-    """models.letterbox's padding: zeros bottom/right up to multiples of the stride."""
+def _pad_to(height: int, width: int) -> A.PadIfNeeded:
+    """models.letterbox's padding: zeros bottom/right up to the input size, void in the mask."""
     return A.PadIfNeeded(
-        min_height=None,
-        min_width=None,
-        pad_height_divisor=STRIDE,
-        pad_width_divisor=STRIDE,
-        position="top_left",  # so predictions crop back to the image with [:h, :w]
+        min_height=height,
+        min_width=width,
+        position="top_left",  # so predictions crop back to the content with [:h, :w]
         border_mode=cv2.BORDER_CONSTANT,
         fill=0,
         fill_mask=PAD,
@@ -45,9 +44,10 @@ def _pad_to_stride() -> A.PadIfNeeded:
 
 
 def train_transform(config: AugmentConfig,
-                    crop: tuple[int, int] | None | Literal["config"] = "config") -> Transform:
+                    crop: tuple[int, int] | None | Literal["config"] = "config",
+                    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> Transform:
     """Flip, zoom/shift/rotate, colour jitter, then a random crop to `crop` (default: the
-    config's), or with `crop=None` the whole image padded to a multiple of 32."""
+    config's), or with `crop=None` the whole image padded to `input_size`."""
     if crop == "config":
         crop = config.crop
     steps: list[A.BasicTransform] = []
@@ -70,9 +70,7 @@ def train_transform(config: AugmentConfig,
         j = config.color_jitter
         steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
     if crop is not None:
-        height, width = crop
-        if height % STRIDE or width % STRIDE:
-            raise ValueError(f"train.augment.crop: {height}x{width} is not a multiple of {STRIDE}")
+        height, width = crop  # multiples of the stride: checked when the config was read
         steps += [
             A.PadIfNeeded(
                 min_height=height,
@@ -84,10 +82,10 @@ def train_transform(config: AugmentConfig,
             A.RandomCrop(height=height, width=width),
         ]
     else:
-        steps.append(_pad_to_stride())
+        steps.append(_pad_to(*input_size))
     return _wrap(A.Compose(steps))
 
 
-def eval_transform() -> Transform:
-    """Validation only pads to a multiple of 32 (bottom/right), so nothing is resampled."""
-    return _wrap(A.Compose([_pad_to_stride()]))
+def eval_transform(input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> Transform:
+    """Validation pads the fitted image to the input (bottom/right), as the app letterboxes."""
+    return _wrap(A.Compose([_pad_to(*input_size)]))

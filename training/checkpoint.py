@@ -9,7 +9,7 @@ data.dataset, data.input_size and the top-level name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,16 @@ class Checkpoint:
     dataset: str | None
     input_size: tuple[int, int] | None  # data.input_size, if the config has one
     name: str | None
+    data: dict[str, Any] = field(default_factory=dict)  # how to read the data (no root)
+
+    @property
+    def colours(self) -> dict[str, list[int]]:
+        """Display colours the config gives by name: data.palette, else a colour mask's
+        data.colors (the colour a class is drawn in is the one it was annotated in)."""
+        given = self.data.get("palette") or {}
+        colors = self.data.get("colors") or []
+        by_mask = dict(zip(self.classes or (), colors, strict=False))
+        return {**by_mask, **given}
 
     @property
     def n_outputs(self) -> int:
@@ -145,9 +155,25 @@ def _read_config(ckpt: Path, kind: str, path: Path) -> Checkpoint:
         size = round_up_size(size[0], size[1], f"{where}: data.input_size")
     dataset = data.get("dataset")
     name = raw.get("name")
+    _check_colours(data, where)
+    reading = {k: v for k, v in data.items() if k not in ("root", "classes") and v is not None}
     return Checkpoint(ckpt, kind, path.resolve(), backbone, tuple(filters), activation, tuple(classes),
                   str(dataset) if dataset is not None else None, size,
-                  str(name) if name is not None else None)
+                  str(name) if name is not None else None, reading)
+
+
+def _check_colours(data: dict, where: str) -> None:
+    def is_rgb(value: Any) -> bool:
+        return (isinstance(value, (list, tuple)) and len(value) == 3
+                and all(_is_int(c) and 0 <= c <= 255 for c in value))
+
+    palette = data.get("palette")
+    if palette is not None and not (isinstance(palette, dict) and all(
+            isinstance(k, str) and is_rgb(v) for k, v in palette.items())):
+        raise CheckpointError(f"{where}: data.palette: must map names to [r, g, b] (0..255)")
+    colors = data.get("colors")
+    if colors is not None and not (isinstance(colors, list) and all(map(is_rgb, colors))):
+        raise CheckpointError(f"{where}: data.colors: must be a list of [r, g, b] (0..255)")
 
 
 def _section(raw: dict, key: str, where: str) -> dict[str, Any]:

@@ -9,40 +9,113 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models import labels
+from models.letterbox import STRIDE, round_up
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
 
 DEFAULT_DECODER_FILTERS = (256, 128, 64, 32, 16)  # segmentation_models' Unet default
+DEFAULT_INPUT_SIZE = (384, 480)  # CamVid's 360x480 fitted: the converter's default input too
+HELDOUT = "heldout"  # the split name of the groups data.val_groups holds out of train_split
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _stride_size(value: tuple[int, int] | None, what: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    height, width = value
+    if height <= 0 or width <= 0 or height % STRIDE or width % STRIDE:
+        raise ValueError(f"{what} {height}x{width}: height and width must be positive multiples "
+                         f"of {STRIDE}, e.g. {round_up(max(height, 1))}x{round_up(max(width, 1))}")
+    return value
+
+
+RGB = tuple[int, int, int]
+
+
 class DataConfig(_Strict):
-    dataset: Literal["camvid", "voc", "folder"] = Field(description="which data set reader")
+    dataset: Literal["camvid", "voc", "folder"] = Field(
+        description="data set layout: camvid (SegNet's CamVid folders), voc (VOCdevkit layout: "
+        "JPEGImages/, SegmentationClass/, ImageSets/Segmentation/<split>.txt; VOC classes by "
+        "name, or your own classes with values or colors) or folder (images_dir/ and masks_dir/ "
+        "with matching file names)")
     root: str = Field(description="data set root folder (relative to the config file or absolute)")
-    classes: list[str] = Field(min_length=1, description="class names to learn, in output order")
-    train_split: str = "train"
-    val_split: str = "val"
-    year: str = Field("2012", description="VOC only")
-    images_dir: str | None = Field(None, description="folder only: images folder under root")
-    masks_dir: str | None = Field(None, description="folder only: masks folder under root")
-    values: list[int] | None = Field(None, description="folder only: mask index per class")
-    colors: list[tuple[int, int, int]] | None = Field(None, description="folder only: RGB per class")
-    void_value: int | None = Field(None, description="folder only: mask index to ignore")
-    cache: bool = Field(True, description="keep decoded samples in memory after the first read")
+    classes: list[str] = Field(
+        min_length=1, max_length=labels.MAX_CLASSES,
+        description="class names to learn, in output order; every other pixel is background "
+        "(never list background itself); one class gives one sigmoid output")
+    train_split: str = Field(
+        "train", description="training images: a split name (camvid: the <root>/<name>/ "
+        "folder; voc: ImageSets/Segmentation/<name>.txt; folder: <root>/<name>.txt, one image "
+        "name per line, all images when the default file is absent) or a .txt file relative "
+        "to root")
+    val_split: str = Field("val", description="validation images, named as train_split")
+    val_groups: list[str] | None = Field(
+        None, min_length=1, description="validate on these groups (e.g. CamVid drives 0001TP, "
+        "0006R0, 0016E5) taken out of train_split, instead of val_split; evaluate them with "
+        f"--split {HELDOUT}")
+    group_by: Literal["prefix"] = Field(
+        "prefix", description="how images form groups: prefix = the file name up to "
+        "group_separator")
+    group_separator: str = Field("_", min_length=1, description="ends a file name's group prefix")
+    groups_file: str | None = Field(
+        None, description="a text file (relative to root) of lines 'name group' giving each "
+        "image's group instead of its prefix; images it does not list are in no group")
+    year: str | None = Field(
+        None, description="voc: the VOC<year> folder under root or root/VOCdevkit (any name "
+        "works: 2012, 2007, or a folder name); default: root itself when it holds JPEGImages/, "
+        "else the one VOC folder found (VOC2012 when there are several)")
+    images_dir: str | None = Field(
+        None, description="folder: images folder under root (default images); voc: default "
+        "JPEGImages")
+    masks_dir: str | None = Field(
+        None, description="folder: masks folder under root (default masks); voc: default "
+        "SegmentationClass. Masks are PNGs named like their image")
+    values: list[int] | None = Field(
+        None, description="folder/voc: the mask value of each class, in classes order (folder "
+        "default 1, 2, ...; voc default the VOC class ids); other values are background")
+    colors: list[RGB] | None = Field(
+        None, description="folder/voc: the [r, g, b] of each class in colour masks, in classes "
+        "order (instead of values); also the classes' display colours unless palette says")
+    void_value: int | None = Field(
+        None, ge=0, le=255, description="folder/voc: mask value to ignore in training and "
+        "scoring (voc default 255, folder default none); padding is always ignored")
+    palette: dict[str, RGB] | None = Field(
+        None, description="display colours in the converted bundle: {class or background: "
+        "[r, g, b]}; default: colors, else CamVid/VOC colours by name, else distinct VOC "
+        "palette colours (background black, hidden in the app's overlay by default)")
+    input_size: tuple[int, int] = Field(
+        DEFAULT_INPUT_SIZE, description="model input [height, width], multiples of 32: every "
+        "image is scaled to fit it with its aspect kept (as the app letterboxes frames), "
+        "validated and evaluated padded to it, and the bundle is converted at it")
+    cache: bool = Field(True, description="keep decoded samples (at input_size) in memory "
+                                          "after the first read")
+    check_samples: int = Field(
+        64, ge=0, description="masks read before training to check that every class value "
+        "occurs (0 skips); every image/mask size pair is checked from the file headers")
+
+    @field_validator("input_size")
+    @classmethod
+    def _input_stride(cls, value: tuple[int, int]) -> tuple[int, int]:
+        return _stride_size(value, "input size")
 
 
 class ModelConfig(_Strict):
-    backbone: str = "mobilenetv2"
-    encoder_weights: Literal["imagenet"] | None = "imagenet"
-    encoder_freeze: bool = False
-    decoder_filters: tuple[int, int, int, int, int] = DEFAULT_DECODER_FILTERS
-    activation: Literal["softmax", "sigmoid"] | None = None  # None: softmax if >1 class
+    backbone: str = Field("mobilenetv2", description="encoder, a segmentation_models backbone")
+    encoder_weights: Literal["imagenet"] | None = Field(
+        "imagenet", description="imagenet (downloaded once to ~/.keras/models/) or null to "
+        "train from scratch")
+    encoder_freeze: bool = Field(False, description="keep the encoder's weights fixed")
+    decoder_filters: tuple[int, int, int, int, int] = Field(
+        DEFAULT_DECODER_FILTERS, description="the five decoder blocks' widths (smaller: faster)")
+    activation: Literal["softmax", "sigmoid"] | None = Field(
+        None, description="final activation; default softmax for several classes, sigmoid "
+        "for one")
     bn_momentum: float | None = Field(
         None, gt=0, lt=1, description="BatchNorm moving-average momentum for every layer; "
         "0.99 suits training from scratch (MobileNetV2's 0.999 lags ~1000 steps behind)")
@@ -55,39 +128,64 @@ class ModelConfig(_Strict):
 
 
 class AugmentConfig(_Strict):
-    crop: tuple[int, int] | None = Field((320, 320), description="random crop HxW, multiples of 32")
+    crop: tuple[int, int] | None = Field(
+        (320, 320), description="random crop [height, width], multiples of 32, taken from the "
+        "image fitted to data.input_size; null trains on whole images padded to input_size")
     scale: tuple[float, float] = Field((0.75, 1.25), description="random zoom range")
     rotate: float = Field(10.0, description="max rotation in degrees")
-    flip: bool = True
+    flip: bool = Field(True, description="random horizontal flips")
     color_jitter: float = Field(0.2, description="brightness/contrast/saturation strength")
+
+    @field_validator("crop")
+    @classmethod
+    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return _stride_size(value, "crop")
 
 
 class PhaseConfig(_Strict):
     """Switches augmentation from a given epoch on (e.g. full-size crops for the last epochs)."""
 
     from_epoch: int = Field(ge=1, description="first epoch of the phase, counted from 1 as logged")
-    crop: tuple[int, int] | None = None
+    crop: tuple[int, int] | None = Field(None, description="the crop from then on (null: whole "
+                                                           "images)")
+
+    @field_validator("crop")
+    @classmethod
+    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return _stride_size(value, "crop")
 
 
 class TrainConfig(_Strict):
-    epochs: int = Field(40, ge=1)
-    batch_size: int = Field(8, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    lr_schedule: Literal["constant", "cosine"] = "cosine"
-    min_learning_rate: float = 1e-5
-    loss: Literal["dice", "focal", "dice+focal", "crossentropy"] = "dice+focal"
-    class_weights: list[float] | Literal["auto"] | None = None
+    epochs: int = Field(40, ge=1, description="epochs to train")
+    batch_size: int = Field(8, ge=1, description="images per step (training and validation)")
+    learning_rate: float = Field(1e-3, gt=0, description="Adam's (peak) learning rate")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "cosine", description="cosine decays to min_learning_rate over the run")
+    min_learning_rate: float = Field(1e-5, description="the cosine schedule's end")
+    loss: Literal["dice", "focal", "dice+focal", "crossentropy"] = Field(
+        "dice+focal", description="void pixels never count; one class uses the binary forms")
+    class_weights: list[float] | Literal["auto"] | None = Field(
+        None, description="one weight per output channel (classes, then background with "
+        "several classes), or auto (median-frequency balancing)")
     workers: int = Field(2, ge=1, description="threads reading and augmenting samples")
-    augment: AugmentConfig = AugmentConfig()
-    phases: list[PhaseConfig] = []
-    seed: int = 42
+    augment: AugmentConfig = Field(AugmentConfig(), description="training augmentation")
+    phases: list[PhaseConfig] = Field([], description="augmentation changes from an epoch on")
+    seed: int = Field(42, description="random seed (weights, shuffling, augmentation)")
 
 
 class Config(_Strict):
-    name: str = "unet"
-    data: DataConfig
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
+    name: str = Field("unet", description="run name: the run folder is runs/<name>")
+    data: DataConfig = Field(description="what to learn from")
+    model: ModelConfig = Field(ModelConfig(), description="the Unet")
+    train: TrainConfig = Field(TrainConfig(), description="how to train")
+
+    @model_validator(mode="after")
+    def _palette_names(self) -> Config:
+        unknown = [name for name in self.data.palette or {} if name not in self.label_names]
+        if unknown:
+            raise ValueError(f"data.palette: {unknown[0]!r} is not a label of this model "
+                             f"({', '.join(self.label_names)})")
+        return self
 
     @field_validator("name")
     @classmethod

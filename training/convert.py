@@ -21,6 +21,7 @@ import yaml
 
 from models.bundle import FORMATS, MANIFEST, Bundle, digest, make_bundle, write_bundle
 from models.labels import label_names, labels_from_probabilities
+from models.palette import palette_for
 from models.parity import agreement, sample_frames
 from training.checkpoint import (
     DEFAULT_INPUT_SIZE,
@@ -162,9 +163,11 @@ def convert(options: ConvertOptions) -> Bundle:
 
     frames = sample_frames(options.samples, job.height, job.width, count=PARITY_FRAMES)
     reference = np.concatenate([_labels(serve(frames[i:i + 1])) for i in range(len(frames))])
+    classes = label_names(source.classes)
     bundle = make_bundle(
-        job.out, name=job.name, classes=label_names(source.classes), height=job.height,
+        job.out, name=job.name, classes=classes, height=job.height,
         width=job.width, files=files, output=options.output,
+        palette=palette_for(classes, source.colours),
         provenance=_provenance(source, model, preprocess.mode, job, options, len(frames)),
     )
     bundle.parity = {fmt: _parity(bundle, fmt, frames, reference) for fmt in job.formats}
@@ -218,6 +221,7 @@ def _provenance(source: Checkpoint, model, mode: str, job: Plan, options: Conver
         "checkpoint_bytes": checkpoint_bytes,
         "config": str(source.config) if source.config else None,
         "dataset": source.dataset,
+        "data": source.data or None,
         "backbone": source.backbone,
         "preprocess": mode,
         "activation": source.final_activation,

@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.labels import VOID
+
 
 def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, n: int) -> np.ndarray:
     """(n, n) int64 counts, rows = truth, columns = prediction; truth outside 0..n-1 is ignored."""
@@ -70,10 +72,9 @@ def scores_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> Scores:
 
 
 def truth_labels(dataset, index_mask: np.ndarray) -> np.ndarray:
-    """Index mask -> output-channel ids, void as -1 (from the data set's own one-hot encoding)."""
-    onehot = dataset.encode(index_mask)
-    labels = onehot.argmax(axis=-1).astype(np.int64)
-    labels[onehot.sum(axis=-1) == 0] = -1
+    """Index mask -> label values (models.labels), void as -1 (from the data set's label map)."""
+    labels = dataset.labels(index_mask).astype(np.int64)
+    labels[labels == VOID] = -1
     return labels
 
 

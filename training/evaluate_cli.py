@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from models.labels import labels_from_probabilities, trained_classes
-from models.letterbox import Letterbox, pad_to_stride, to_frame
-from training.augment import PAD
+from models.letterbox import Letterbox, to_frame
+from models.settings_file import validate
 from training.config import Config, ConfigError, load_config
 from training.datasets import open_dataset
 from training.evaluate import evaluate, write_json
@@ -30,7 +30,8 @@ def _config_for(args) -> Config:
 
 
 def _keras_predictor(args, config: Config):
-    """The fp32 model at the image's own size, padded to the stride: no resampling at all."""
+    """The fp32 model on the image letterboxed into data.input_size (models.letterbox, as the
+    app and validation fit images), its labels stretched back to the image."""
     from training.keras_model import load_full_model
     from training.model import build_unet, preprocessing
 
@@ -43,12 +44,14 @@ def _keras_predictor(args, config: Config):
     else:
         model = load_full_model(path)
     prep = preprocessing(config.model.backbone)
+    letterbox = Letterbox(*config.data.input_size)
 
     def predict(image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        batch = prep(pad_to_stride(image)[None].astype(np.float32))
-        labels = labels_from_probabilities(model.predict(batch, verbose=0))[0]
-        return labels[:h, :w].astype(np.int64)
+        canvas, (content_h, content_w) = letterbox.fit(image)
+        batch = prep(canvas[None].astype(np.float32))
+        labels = labels_from_probabilities(model(batch, training=False).numpy())[0]
+        return to_frame(labels[:content_h, :content_w], h, w).astype(np.int64)
 
     return predict
 
@@ -71,7 +74,15 @@ def _bundle_predictor(args):
     return bundle, predict
 
 
+def _check_outputs(args) -> None:
+    """Where the scores and grid go must exist now, not after every image has been scored."""
+    for flag, value in (("--json", args.json), ("--grid", args.grid)):
+        if value and not Path(value).expanduser().resolve().parent.is_dir():
+            raise ConfigError(f"{flag}: {value}: folder {Path(value).parent} does not exist")
+
+
 def run_evaluate(args) -> int:
+    _check_outputs(args)
     bundle = None
     if args.bundle:
         bundle, predict = _bundle_predictor(args)
@@ -84,9 +95,7 @@ def run_evaluate(args) -> int:
         from training.train import Limited
 
         dataset = Limited(dataset, args.limit)
-    classes = config.label_names
-    if config.n_outputs == 1:  # labels 0/1 from one channel: score background as a class too
-        dataset = _BinaryTruth(dataset)
+    classes = config.label_names  # one class: background and the class, both scored
 
     json_path = Path(args.json) if args.json else None
     grid = Path(args.grid) if args.grid else (
@@ -97,7 +106,7 @@ def run_evaluate(args) -> int:
     else:
         from models.palette import palette_for
 
-        palette = palette_for(classes)
+        palette = palette_for(classes, config.data.palette)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 20 == 0:
@@ -121,28 +130,8 @@ def _config_for_bundle(args, bundle) -> Config:
     dataset = provenance.get("dataset") or "camvid"
     if not args.data:
         raise ConfigError("--data: give the data set root to evaluate a bundle on")
-    classes = trained_classes(bundle.classes)
-    return Config.model_validate({"data": {"dataset": dataset, "root": str(Path(args.data)),
-                                           "classes": classes},
-                                  "model": {"backbone": provenance.get("backbone",
-                                                                      "mobilenetv2")}})
-
-
-class _BinaryTruth:
-    """One-class data sets: channel 0 is the class, everything else background, void stays -1."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def sample_indices(self, i):
-        return self.dataset.sample_indices(i)
-
-    def encode(self, mask):
-        onehot = self.dataset.encode(mask)
-        void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
-        out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)
-        out[void] = 0
-        return out
+    # the training config's data section (images_dir, values, ...) travels in the bundle
+    data = dict(provenance.get("data") or {"dataset": dataset})
+    data.update(root=str(Path(args.data)), classes=trained_classes(bundle.classes))
+    return validate(Config, {"data": data, "model": {"backbone": provenance.get(
+        "backbone", "mobilenetv2")}}, f"{bundle.manifest_path} provenance")

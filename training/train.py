@@ -24,38 +24,29 @@ import numpy as np
 
 from models.errors import first_line
 from training.augment import eval_transform, train_transform
+from training.checks import preflight
 from training.config import Config, ConfigError, dump_config
-from training.datasets import open_dataset
+from training.datasets.common import DatasetError
+from training.datasets.splits import Limited as Limited  # re-exported: evaluate uses it
 from training.framework import keras, tf
 from training.loader import Loader
 from training.losses import build_loss, build_metrics
 from training.model import build_unet, preprocessing
 from training.plots import plot_history
+from training.targets import targets
 
 log = logging.getLogger(__name__)
 KEEP_EPOCH_CHECKPOINTS = 3
-
-
-class Limited:
-    """The first `limit` samples of a data set (for quick runs and tests)."""
-
-    def __init__(self, dataset, limit: int):
-        self.dataset, self.limit = dataset, min(limit, len(dataset))
-
-    def __len__(self) -> int:
-        return self.limit
-
-    def __getattr__(self, name):  # sample_indices, encode, void, ... of the wrapped data set
-        return getattr(self.dataset, name)
 
 
 def median_frequency_weights(dataset, n_outputs: int) -> list[float]:
     """SegNet's median-frequency balancing over the training masks (void not counted)."""
     counts = np.zeros(n_outputs)
     present = np.zeros(n_outputs)  # pixels of the images in which each class appears
+    n_classes = len(dataset.classes)
     for i in range(len(dataset)):
         _, mask = dataset.sample_indices(i)
-        per_class = dataset.encode(mask).sum(axis=(0, 1))
+        per_class = targets(dataset.labels(mask), n_classes)[..., :-1].sum(axis=(0, 1))
         counts += per_class
         present += (per_class > 0) * per_class.sum()
     frequency = np.divide(counts, present, out=np.zeros_like(counts), where=present > 0)
@@ -197,7 +188,8 @@ class Phases(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         crop = self.crop_for(epoch)
-        self.loader.set_transform(train_transform(self.config.train.augment, crop))
+        self.loader.set_transform(train_transform(self.config.train.augment, crop,
+                                                  self.config.data.input_size))
         log.info("epoch %d: training crop %s", epoch + 1, "full image" if crop is None else crop)
 
 
@@ -216,8 +208,12 @@ def load_initial_weights(model, path: Path) -> None:
     log.info("initial weights from %s", path)
 
 
-def train(config: Config, out: Path, resume: bool = False, limit: int | None = None) -> int:
-    """Train; returns 0 when all epochs ran, 130 when stopped by a signal (state saved)."""
+def train(config: Config, out: Path, resume: bool = False, limit: int | None = None,
+          datasets: tuple | None = None) -> int:
+    """Train; returns 0 when all epochs ran, 130 when stopped by a signal (state saved).
+
+    `datasets` are the (train, val) sets `training.checks.preflight` checked, if it ran already.
+    """
     out.mkdir(parents=True, exist_ok=True)
     state_dir = out / "state"
     if not resume and tf.train.latest_checkpoint(str(state_dir)):
@@ -229,12 +225,7 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
     dump_config(config, out / "config.yaml")
 
     keras.utils.set_random_seed(config.train.seed)
-    train_set = open_dataset(config.data, config.data.train_split)
-    val_set = open_dataset(config.data, config.data.val_split)
-    if limit:
-        train_set, val_set = Limited(train_set, limit), Limited(val_set, limit)
-    log.info("data: %d train, %d val samples of %s", len(train_set), len(val_set),
-             config.data.root)
+    train_set, val_set = datasets or preflight(config, limit)
 
     weights = config.train.class_weights
     if weights == "auto":
@@ -245,12 +236,14 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
                           f"{config.n_outputs} outputs ({', '.join(config.output_classes)})")
 
     batch = config.train.batch_size
+    size = config.data.input_size
     prep = preprocessing(config.model.backbone)
-    train_loader = Loader(train_set, batch, train_transform(config.train.augment), prep,
-                          shuffle=True, workers=config.train.workers, cache=config.data.cache,
-                          seed=config.train.seed)
-    val_loader = Loader(val_set, min(batch, len(val_set)), eval_transform(), prep, shuffle=False,
-                        workers=config.train.workers, cache=config.data.cache)
+    train_loader = Loader(train_set, batch, train_transform(config.train.augment, input_size=size),
+                          prep, shuffle=True, workers=config.train.workers,
+                          cache=config.data.cache, seed=config.train.seed, input_size=size)
+    val_loader = Loader(val_set, min(batch, len(val_set)), eval_transform(size), prep,
+                        shuffle=False, workers=config.train.workers, cache=config.data.cache,
+                        input_size=size)
 
     model = build_unet(config)
     if config.model.init_weights and not resume:  # a resumed run restores its own state below
@@ -261,8 +254,9 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
         lr = keras.optimizers.schedules.CosineDecay(
             lr, decay_steps=steps, alpha=config.train.min_learning_rate / lr)
     optimizer = keras.optimizers.Adam(learning_rate=lr)
-    model.compile(optimizer=optimizer, loss=build_loss(config.train, weights),
-                  metrics=build_metrics())
+    n_classes = len(config.data.classes)
+    model.compile(optimizer=optimizer, loss=build_loss(config.train, weights, n_classes),
+                  metrics=build_metrics(n_classes))
 
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
@@ -296,6 +290,11 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
         model.fit(train_loader, validation_data=val_loader, epochs=config.train.epochs,
                   initial_epoch=start, callbacks=callbacks, workers=2, max_queue_size=4,
                   verbose=1 if sys.stdout.isatty() else 2)
+    except Exception as error:
+        found = train_loader.error or val_loader.error
+        if found is None:
+            raise
+        raise DatasetError(str(found)) from error  # one line, not TensorFlow's traceback
     finally:
         model.save(str(out / "model.h5"), include_optimizer=False)
     if stopper.requested:

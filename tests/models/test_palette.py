@@ -76,3 +76,20 @@ def test_palette_for_voc_names_gives_voc_colours() -> None:
     names = ["person", "car", "dog", "background"]
     assert palette_for(names).tolist() == [list(EXPECTED_VOC[n]) for n in names]
     assert palette_for(list(VOC_CLASSES)).tolist() == [list(c) for c in EXPECTED_VOC.values()]
+
+
+def test_own_class_names_get_distinct_colours_and_background_black() -> None:
+    """Own classes used to take the VOC colour of their position: the first one was black."""
+    names = ["land", "water", "background"]
+    palette = palette_for(names).tolist()
+    assert palette[2] == [0, 0, 0]
+    assert [0, 0, 0] not in palette[:2] and palette[0] != palette[1]
+    one = palette_for(["background", "water"]).tolist()
+    assert one[0] == [0, 0, 0] and one[1] != [0, 0, 0]
+    mixed = palette_for(["person", "water", "background"]).tolist()  # person keeps its colour
+    assert mixed[0] == list(EXPECTED_VOC["person"]) and mixed[1] not in (mixed[0], mixed[2])
+
+
+def test_colours_given_by_name_win() -> None:
+    palette = palette_for(["water", "land", "background"], {"water": (0, 90, 255)}).tolist()
+    assert palette[0] == [0, 90, 255] and palette[1] not in ([0, 0, 0], [0, 90, 255])

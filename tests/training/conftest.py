@@ -59,7 +59,7 @@ def tiny_config(root: Path, path: Path, **train) -> Path:
     config = {
         "name": "tiny",
         "data": {"dataset": "camvid", "root": str(root), "classes": ["sky", "building", "road", "car"],
-                 "cache": True},
+                 "cache": True, "input_size": [64, 96]},
         "model": {"backbone": "mobilenetv2", "encoder_weights": None,
                   "decoder_filters": [16, 8, 8, 8, 8]},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 0.01, "workers": 2,

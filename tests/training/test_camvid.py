@@ -46,3 +46,29 @@ def test_missing_mask_names_the_file(tiny_camvid):
     ds[0]
     with pytest.raises(DatasetError, match="seq_00001.png"):
         ds[1]
+
+
+def test_held_out_drives_leave_the_training_split(camvid_root):
+    """Issue 18: validate on whole drives taken out of CamVid's train split (file-name prefix)."""
+    from training.checks import preflight
+    from training.config import Config
+    from training.datasets import open_dataset
+
+    config = Config.model_validate({"data": {
+        "dataset": "camvid", "root": str(camvid_root), "classes": ["road", "car"],
+        "val_groups": ["0006R0"], "check_samples": 4}})
+    held = open_dataset(config.data, "heldout")
+    kept = open_dataset(config.data, "train")
+    assert len(held) == 101 and len(kept) == 62 + 204
+    assert {name.split("_")[0] for name in held.names} == {"0006R0"}
+    assert {name.split("_")[0] for name in kept.names} == {"0001TP", "0016E5"}
+    train_set, val_set = preflight(config)  # what training validates on
+    assert val_set.names == held.names and len(train_set) == 266
+    image, mask = val_set.sample_indices(0)
+    assert image.shape == (360, 480, 3) and val_set.image_path(0).name.startswith("0006R0_")
+
+    unknown = config.model_copy(update={"data": config.data.model_copy(
+        update={"val_groups": ["0005VD"]})})
+    with pytest.raises(DatasetError, match=r"no group '0005VD' in train .* 0001TP, 0006R0, "
+                                           r"0016E5"):
+        open_dataset(unknown.data, "heldout")

@@ -1,4 +1,5 @@
-"""The training loss: void pixels ignored, and weighted Dice never below 0."""
+"""The training loss: void pixels ignored (the target's valid channel), weighted Dice never
+below 0, one class learning its background, and the mIoU metric against evaluation's."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ WEIGHTS = [0.3, 4.8, 8.8, 0.0]  # median-frequency style: they average 3.5, well
 
 
 def one_hot(labels: np.ndarray, n: int = 4) -> np.ndarray:
+    """Targets: one-hot channels then the valid channel; label 0 plays void here."""
     out = np.eye(n, dtype=np.float32)[labels]
-    out[labels == 0] = 0  # class 0 plays void here: an all-zero row
-    return out
+    out[labels == 0] = 0
+    return np.concatenate([out, (labels != 0)[..., None].astype(np.float32)], axis=-1)
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +26,7 @@ def batch():
 
 def _sm_masked(raw):
     """segmentation_models' loss as is, on predictions masked to the valid pixels as ours are."""
-    from training.losses import _valid
-
-    return lambda gt, pr: raw(gt, pr * _valid(gt))
+    return lambda y, pr: raw(y[..., :-1], pr * y[..., -1:])
 
 
 def _loss_and_grad(loss, gt, logits):
@@ -47,7 +47,7 @@ def test_weighted_dice_is_not_negative_and_keeps_its_gradients(batch, kind):
     gt, logits = batch
     config = TrainConfig(loss=kind)
     ours = build_loss(config, WEIGHTS)
-    perfect = np.where(gt.sum(-1, keepdims=True) > 0, gt * 60.0 - 30.0, logits)
+    perfect = np.where(gt[..., -1:] > 0, gt[..., :-1] * 60.0 - 30.0, logits)
     value, _ = _loss_and_grad(ours, gt, perfect)
     assert value == pytest.approx(0.0, abs=1e-3)  # sm's own weighted Dice says 1 - 3.5 here
 
@@ -70,3 +70,52 @@ def test_unweighted_losses_are_unchanged(batch):
     value, _ = _loss_and_grad(build_loss(TrainConfig(loss="dice"), None), gt, logits)
     raw_value, _ = _loss_and_grad(_sm_masked(sm.losses.DiceLoss()), gt, logits)
     assert value == pytest.approx(raw_value, abs=1e-6)
+
+
+def test_one_class_background_counts_and_void_does_not():
+    """One sigmoid channel: a background pixel predicted as the class raises the loss (it used
+    to be void, so predicting the class everywhere cost nothing); a void pixel changes nothing."""
+    from training.config import TrainConfig
+    from training.framework import tf
+    from training.losses import build_loss
+    from training.targets import targets
+
+    label_map = np.zeros((1, 8, 8), np.uint8)
+    label_map[0, :4] = 1  # the class in the top half, background below
+    label_map[0, 7, 7] = 255  # one void pixel
+    y = tf.constant(targets(label_map, 1))
+    right = np.where(label_map[..., None] == 1, 0.99, 0.01).astype(np.float32)
+    everywhere = np.full_like(right, 0.99)
+    void_flipped = right.copy()
+    void_flipped[0, 7, 7] = 0.99
+    for kind in ("dice", "focal", "dice+focal", "crossentropy"):
+        loss = build_loss(TrainConfig(loss=kind), None, n_classes=1)
+        good = float(loss(y, tf.constant(right)))
+        assert float(loss(y, tf.constant(everywhere))) > good + 0.05, kind
+        assert float(loss(y, tf.constant(void_flipped))) == pytest.approx(good, abs=1e-6), kind
+
+
+def test_miou_metric_is_one_confusion_matrix_as_evaluation_scores_it():
+    from training.evaluate import confusion_matrix, scores_from_confusion
+    from training.framework import tf
+    from training.losses import ConfusionMIoU
+    from training.targets import targets
+
+    rng = np.random.default_rng(1)
+    metric = ConfusionMIoU(n_classes=1)
+    matrix = np.zeros((2, 2), np.int64)
+    for _ in range(3):  # three batches, one matrix
+        truth = rng.integers(0, 2, size=(2, 16, 16)).astype(np.uint8)
+        truth[rng.random(truth.shape) < 0.1] = 255
+        prob = rng.random((2, 16, 16, 1)).astype(np.float32)
+        metric.update_state(tf.constant(targets(truth, 1)), tf.constant(prob))
+        t = truth.astype(np.int64)
+        t[truth == 255] = -1
+        matrix += confusion_matrix(t, (prob[..., 0] > 0.5).astype(np.int64), 2)
+    expected = scores_from_confusion(matrix, ["background", "thing"]).miou
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-9)
+    # a model that predicts the class everywhere scores low: background IoU 0, class IoU ~0.5
+    metric.reset_state()
+    truth = rng.integers(0, 2, size=(1, 16, 16)).astype(np.uint8)
+    metric.update_state(tf.constant(targets(truth, 1)), tf.ones((1, 16, 16, 1)))
+    assert float(metric.result()) < 0.3

@@ -11,6 +11,8 @@ def test_repo_configs_load():
     assert camvid.data.root.endswith("shared/datasets/CamVid")
     voc = load_config("configs/voc.yaml")
     assert voc.n_outputs == 1 and voc.model.final_activation(1) == "sigmoid"
+    own = load_config("configs/own-voc.yaml")
+    assert own.label_names == ["background", "water"] and own.data.values == [1]
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,17 @@ class CamVid(ClassNames):
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def names(self) -> list[str]:
+        """Each sample's file stem (CamVid's sequence is the part before the first '_')."""
+        return [image.stem for image in self.images]
+
+    def image_path(self, i: int) -> Path:
+        return self.images[i]
+
+    def mask_path(self, i: int) -> Path:
+        return self.masks[i]
+
     def sample_indices(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The image and its raw index mask (0..10 classes, 11 unlabelled)."""
         image = read_rgb(self.images[i])

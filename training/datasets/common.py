@@ -14,10 +14,13 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from models import labels
+
 __all__ = [
     "DatasetError",
     "check_pair",
     "colors_to_index",
+    "label_map",
     "one_hot",
     "pack_rgb",
     "read_color_mask",
@@ -199,6 +202,24 @@ def one_hot(
         lut[int(void)] = -1
     channel = lut[index_mask]
     return (channel[..., None] == np.arange(n, dtype=np.int16)).astype(np.float32)
+
+
+def label_map(
+    index_mask: np.ndarray, class_values: Sequence[int], void: int | None = None
+) -> np.ndarray:
+    """An (H, W) index mask as labels by the label rule (models.labels), void as labels.VOID.
+
+    Class k's value becomes its label, `void` becomes VOID, and every other value background:
+    with one class background is a label (0) of its own, so it is learned and scored, never
+    mistaken for void.
+    """
+    n = len(class_values)
+    lut = np.full(256, labels.background_label(n), dtype=np.uint8)
+    for k in reversed(range(n)):  # the first class listed wins a value given twice
+        lut[int(class_values[k])] = labels.class_label(k, n)
+    if void is not None:
+        lut[int(void)] = labels.VOID
+    return lut[np.asarray(index_mask, dtype=np.uint8)]
 
 
 def check_pair(

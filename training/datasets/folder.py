@@ -196,6 +196,11 @@ class Folder(ClassNames):
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def names(self) -> list[str]:
+        """Each sample's stem, as groups and split files name it."""
+        return list(self.ids)
+
     def image_path(self, i: int) -> Path:
         return self.images_dir / self.image_files[i]
 

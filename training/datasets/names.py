@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from models import labels
+from training.datasets.common import label_map
 
 
 class ClassNames:
     """What a data set's `classes` give by the label rule (models.labels)."""
 
     classes: list[str]
+    class_values: list[int]  # the raw mask value (or decoded colour code) of each class
+    void: int | None  # the raw mask value that is void, if any
+
+    def labels(self, index_mask: np.ndarray) -> np.ndarray:
+        """A raw index mask from `sample_indices` as labels (models.labels), void labels.VOID."""
+        return label_map(index_mask, self.class_values, self.void)
 
     @property
     def add_background(self) -> bool:

@@ -34,7 +34,7 @@ from training.datasets.common import (
 )
 from training.datasets.names import ClassNames
 
-__all__ = ["VOC", "resolve_voc_dir", "validate_voc_classes"]
+__all__ = ["VOC", "read_ids", "resolve_voc_dir", "validate_voc_classes", "voc_split_file"]
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,44 @@ VOC_VOID_COLOR = tuple(int(c) for c in voc_palette(256)[VOC_VOID])  # (224, 224,
 CACHE_VERSION = 1
 
 
-def resolve_voc_dir(root: str | Path, year: str) -> Path:
-    """Find VOC{year} from a root that is its parent's parent, VOCdevkit, or VOC{year} itself."""
+def resolve_voc_dir(root: str | Path, year: str | None = "2012") -> Path:
+    """Find the VOC folder: VOC{year} (or a folder named `year`) under root or root/VOCdevkit,
+    or root itself; without a year, root itself, else the one VOC folder (VOC2012 of several)."""
     root = Path(root).expanduser()
-    candidates = (root / "VOCdevkit" / f"VOC{year}", root / f"VOC{year}", root)
-    for candidate in candidates:
-        if (candidate / "ImageSets").is_dir() or (candidate / "JPEGImages").is_dir():
-            return candidate
-    raise DatasetError(
-        f"no VOC{year} data set under {root} (looked for {candidates[0]}, {candidates[1]} "
-        f"and {root} with ImageSets/ and JPEGImages/)"
-    )
+
+    def is_voc(folder: Path) -> bool:
+        return (folder / "ImageSets").is_dir() or (folder / "JPEGImages").is_dir()
+
+    if year is not None:
+        names = [f"VOC{year}", str(year)]
+        candidates = [base / name for name in names for base in (root / "VOCdevkit", root)]
+        for candidate in [*candidates, root]:
+            if is_voc(candidate):
+                return candidate
+        raise DatasetError(
+            f"no VOC{year} data set under {root} (looked for {candidates[0]}, {candidates[1]} "
+            f"and {root} with ImageSets/ and JPEGImages/)"
+        )
+    if is_voc(root):
+        return root
+    found = sorted(folder for base in (root / "VOCdevkit", root) if base.is_dir()
+                   for folder in base.iterdir() if folder.is_dir() and is_voc(folder))
+    preferred = [folder for folder in found if folder.name == "VOC2012"]
+    if len(found) == 1 or preferred:
+        return (preferred or found)[0]
+    if found:
+        raise DatasetError(f"several VOC data sets under {root} "
+                           f"({', '.join(f.name for f in found)}): set data.year")
+    raise DatasetError(f"no VOC-layout data set under {root} (a folder with JPEGImages/ and "
+                       f"ImageSets/Segmentation/, itself or in {root / 'VOCdevkit'})")
+
+
+def voc_split_file(voc_dir: Path, split: str) -> Path:
+    """A split name's file (ImageSets/Segmentation/<split>.txt), or a .txt path under voc_dir."""
+    if split.endswith(".txt") or "/" in split:
+        path = Path(split).expanduser()
+        return path if path.is_absolute() else voc_dir / path
+    return voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
 
 
 def validate_voc_classes(classes: Sequence[str]) -> list[str]:
@@ -79,7 +106,7 @@ def validate_voc_classes(classes: Sequence[str]) -> list[str]:
     return classes
 
 
-def _read_ids(split_file: Path) -> list[str]:
+def read_ids(split_file: Path) -> list[str]:
     if not split_file.is_file():
         raise DatasetError(f"split file not found: {split_file}")
     try:
@@ -111,20 +138,21 @@ class VOC(ClassNames):
         only_with_classes: bool | None = None,
         cache_dir: str | Path | None = None,
         masks_subdir: str = "SegmentationClass",
+        images_subdir: str = "JPEGImages",
     ) -> None:
         self.root = Path(root).expanduser()
-        self.year = str(year)
+        self.year = None if year is None else str(year)
         self.split = split
         self.classes = validate_voc_classes(classes)
         self.class_values = [VOC_CLASSES.index(name) for name in self.classes]
         self.void = VOC_VOID
         self.voc_dir = resolve_voc_dir(self.root, self.year)
-        self.images_dir = self.voc_dir / "JPEGImages"
+        self.images_dir = self.voc_dir / images_subdir
         self.masks_dir = self.voc_dir / masks_subdir
-        self.split_file = self.voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
+        self.split_file = voc_split_file(self.voc_dir, split)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / ".segcam-cache"
 
-        ids = _read_ids(self.split_file)
+        ids = read_ids(self.split_file)
         if only_with_classes is None:
             only_with_classes = len(self.classes) == 1
         self.only_with_classes = only_with_classes
@@ -138,6 +166,11 @@ class VOC(ClassNames):
     # -- paths and raw reads -------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def names(self) -> list[str]:
+        """Each sample's id, as groups and split files name it."""
+        return list(self.ids)
 
     def image_path(self, i: int) -> Path:
         return self.images_dir / f"{self.ids[i]}.jpg"
@@ -187,7 +220,8 @@ class VOC(ClassNames):
     # -- only_with_classes scan and its cache --------------------------------------------------
     def _cache_path(self) -> Path:
         safe_split = re.sub(r"[^A-Za-z0-9_.-]", "_", self.split)
-        return self.cache_dir / f"voc{self.year}-{safe_split}-{'+'.join(self.classes)}.json"
+        return (self.cache_dir /
+                f"voc{self.year or self.voc_dir.name}-{safe_split}-{'+'.join(self.classes)}.json")
 
     def _cache_key(self, ids: list[str]) -> dict[str, object]:
         # the split's content is part of the key: an edited split file invalidates the cache
