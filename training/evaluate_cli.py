@@ -10,7 +10,6 @@ import numpy as np
 
 from models.labels import labels_from_probabilities, trained_classes
 from models.letterbox import Letterbox, pad_to_stride, to_frame
-from training.augment import PAD
 from training.config import Config, ConfigError, load_config
 from training.datasets import open_dataset
 from training.evaluate import evaluate, write_json
@@ -60,6 +59,11 @@ def _bundle_predictor(args):
 
     bundle = load_bundle(args.bundle)
     engine = open_any_engine(bundle, backend=args.backend)
+    return bundle, engine_predictor(engine)
+
+
+def engine_predictor(engine):
+    """An engine's predict function: letterboxed into its input, labels back to the image."""
     letterbox = Letterbox(*engine.input_size)
 
     def predict(image: np.ndarray) -> np.ndarray:
@@ -68,7 +72,7 @@ def _bundle_predictor(args):
         labels = engine.infer(canvas[None])[0][:content_h, :content_w]
         return to_frame(labels, h, w).astype(np.int64)
 
-    return bundle, predict
+    return predict
 
 
 def run_evaluate(args) -> int:
@@ -141,6 +145,8 @@ class _BinaryTruth:
         return self.dataset.sample_indices(i)
 
     def encode(self, mask):
+        from training.augment import PAD  # here: albumentations only where training runs
+
         onehot = self.dataset.encode(mask)
         void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
         out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)

@@ -30,8 +30,10 @@ def open_engine(
     threads: int | None = None,
     providers: list[str] | None = None,
     cache_dir: str | Path | None = None,
+    fmt: str | None = None,
 ) -> Engine:
-    """Open `bundle` (a Bundle or its folder) on a backend; auto picks the fastest one here."""
+    """Open `bundle` (a Bundle or its folder) on a backend; auto picks the fastest one here.
+    `fmt` picks one file (tflite-int8, onnx, ...); by default the bundle's precision wins."""
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
     if backend == "keras":
@@ -44,24 +46,26 @@ def open_engine(
     if backend == "litert":
         from models.engines.litert import LiteRTEngine
 
-        return LiteRTEngine(bundle, threads=threads)
+        return LiteRTEngine(bundle, threads=threads, fmt=fmt)
     from models.engines.onnx import OnnxEngine
 
-    return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir)
+    return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir, fmt=fmt)
 
 
 def choose_backend(bundle: Bundle, providers: list[str] | None = None) -> str:
     """ONNX when a GPU provider (TensorRT/CUDA) is usable, else LiteRT, else ONNX on the CPU."""
+    from models.engines.base import BACKEND_FORMATS
     from models.engines.onnx import GPU_PROVIDERS, PROVIDERS, available_providers
 
     available = available_providers()
     wanted = {PROVIDERS.get(p.lower()) for p in providers} if providers else set(GPU_PROVIDERS)
     has_gpu = any(p in available and p in wanted for p in GPU_PROVIDERS)
-    if "onnx" in bundle.files and has_gpu:
+    has_onnx = any(f in bundle.files for f in BACKEND_FORMATS["onnx"])
+    if has_onnx and has_gpu:
         return "onnx"
-    if "tflite" in bundle.files and _has_module("ai_edge_litert"):
+    if any(f in bundle.files for f in BACKEND_FORMATS["litert"]) and _has_module("ai_edge_litert"):
         return "litert"
-    if "onnx" in bundle.files and available:
+    if has_onnx and available:
         return "onnx"
     raise EngineError(
         f"{bundle.manifest_path}: no backend can run this bundle here (files: "

@@ -1,4 +1,4 @@
-"""LiteRT (ai-edge-litert) running the fp16 .tflite on the CPU through XNNPACK."""
+"""LiteRT (ai-edge-litert) running the .tflite (fp16 or int8) on the CPU through XNNPACK."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from models.bundle import Bundle, BundleError
-from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.engines.base import Engine, EngineError, check_class_count, choose_format, loop_batch
 from models.errors import first_line
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,10 @@ log = logging.getLogger(__name__)
 class LiteRTEngine(Engine):
     backend = "litert"
 
-    def __init__(self, bundle: Bundle, threads: int | None = None) -> None:
+    def __init__(self, bundle: Bundle, threads: int | None = None, fmt: str | None = None) -> None:
         super().__init__(bundle)
-        path = model_path(bundle, "tflite", self.backend)
+        self.format = choose_format(bundle, self.backend, fmt)
+        path = bundle.path_of(self.format)
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -45,7 +46,8 @@ class LiteRTEngine(Engine):
                 f"but {path.name} takes {height}x{width} {np.dtype(self._input['dtype']).name}"
             )
         self._batch = batch
-        log.info("litert: %s, %d thread(s), XNNPACK", path.name, self.threads)
+        log.info("litert: %s (%s), %d thread(s), XNNPACK", path.name, self.precision,
+                 self.threads)
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         if frames.shape[1:3] != tuple(self._input["shape"][1:3]):  # dynamic_size bundles only
