@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="write the scores here as JSON")
     evaluate.add_argument("--grid", help="predictions PNG (default predictions.png beside JSON)")
     _convert_parser(commands)
+    from training.benchmark import add_parser
+
+    add_parser(commands)
     return parser
 
 
@@ -92,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "convert":
             return _convert(args)
+        if args.command == "benchmark":
+            from training.benchmark import run_benchmark
+
+            return run_benchmark(args)
         from training.evaluate_cli import run_evaluate
 
         return run_evaluate(args)

@@ -267,7 +267,7 @@ def convert(options: ConvertOptions) -> Bundle:
         )
     if job.split is not None:
         bundle.accuracy = _accuracy(bundle, job.split, serve)
-        _check_miou_drop(bundle, options, job.out)
+        check_miou_drop(bundle, options, job.out)
     write_bundle(bundle)
     log.info("wrote %s", bundle.manifest_path)
     return bundle
@@ -344,7 +344,7 @@ def _accuracy(bundle: Bundle, split, serve) -> dict[str, Any]:
     return record
 
 
-def _check_miou_drop(bundle: Bundle, options: ConvertOptions, out: Path) -> None:
+def check_miou_drop(bundle: Bundle, options: ConvertOptions, out: Path) -> None:
     accuracy = bundle.accuracy
     worse = [(fmt, accuracy[fmt]["miou_delta"]) for fmt in bundle.files
              if fmt in INT8_FORMATS and fmt in accuracy

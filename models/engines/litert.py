@@ -108,3 +108,46 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def graph_macs(model: bytes) -> int:
+    """Multiply-accumulates of one inference, counted from the flatbuffer's static shapes:
+    convolutions (plain, depthwise, transposed) and fully-connected layers; element-wise ops,
+    resizes and the argmax are left out (they are not multiply-accumulates)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    ops = schema.BuiltinOperator
+    root = schema.Model.GetRootAs(model, 0)
+    graph = root.Subgraphs(0)
+    codes = [
+        max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
+        for i in range(root.OperatorCodesLength())
+    ]
+
+    def shape(index: int) -> list[int]:
+        return [int(d) for d in graph.Tensors(index).ShapeAsNumpy()]
+
+    total = 0
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = codes[op.OpcodeIndex()]
+        if code == ops.CONV_2D:  # filter (Cout, kh, kw, Cin/groups), output (N, H, W, Cout)
+            _, kh, kw, cin = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * kh * kw * cin
+        elif code == ops.DEPTHWISE_CONV_2D:  # filter (1, kh, kw, Cout): one input channel each
+            _, kh, kw, _ = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * kh * kw
+        elif code == ops.TRANSPOSE_CONV:  # filter (Cout, kh, kw, Cin); every input pixel
+            cout, kh, kw, _ = shape(op.Inputs(1))
+            total += _product(shape(op.Inputs(2))) * kh * kw * cout
+        elif code == ops.FULLY_CONNECTED:  # weights (Cout, Cin)
+            _, cin = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * cin
+    return total
+
+
+def _product(values: list[int]) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
