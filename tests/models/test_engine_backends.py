@@ -97,8 +97,8 @@ def test_bundle_without_the_format(bundle_copy: Path) -> None:
     (bundle_copy / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
     with pytest.raises(EngineError) as caught:
         open_engine(bundle_copy, backend="onnx")
-    assert str(caught.value) == (f"{bundle_copy / MANIFEST}: no onnx model in this bundle "
-                                 f"(has: tflite); the onnx backend needs one")
+    assert str(caught.value) == (f"{bundle_copy / MANIFEST}: no onnx or onnx-int8 model in this "
+                                 f"bundle (has: tflite); the onnx backend needs one")
 
 
 @pytest.mark.parametrize(("backend", "module", "hint"), [
