@@ -83,7 +83,7 @@ class OnnxEngine(Engine):
 
     def __init__(self, bundle: Bundle, providers: list[str] | None = None,
                  threads: int | None = None, cache_dir: str | Path | None = None,
-                 fmt: str | None = None) -> None:
+                 fmt: str | None = None, spinning: bool = True) -> None:
         super().__init__(bundle)
         self.format = choose_format(bundle, self.backend, fmt)
         path = bundle.path_of(self.format)
@@ -100,6 +100,8 @@ class OnnxEngine(Engine):
         settings.log_severity_level = 3  # errors only; warnings go through our log lines
         if threads:
             settings.intra_op_num_threads = threads
+        if not spinning:  # idle threads block at once instead of busy-waiting for the next run
+            settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=settings, providers=chosen, provider_options=options
