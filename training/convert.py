@@ -213,9 +213,9 @@ def convert(options: ConvertOptions) -> Bundle:
     (job.out / MANIFEST).unlink(missing_ok=True)  # stale manifest + new files = a broken bundle
     shape = (1, job.height, job.width)
     serve = serving_function(model, preprocess, options.output, shape=shape)
-    serve_int8 = serving_function(model, preprocess, options.output, shape=shape, logits=True)
-    calibration = None
+    serve_int8 = calibration = None
     if job.calibration is not None:
+        serve_int8 = serving_function(model, preprocess, options.output, shape=shape, logits=True)
         calibration = quantize.calibration_frames(job.calibration, job.height, job.width)
         log.info("calibration: %d of %d images from %s (seed %d)", len(job.calibration.paths),
                  job.calibration.available, job.calibration.spec, job.calibration.seed)

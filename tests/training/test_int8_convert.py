@@ -7,6 +7,7 @@ import copy
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 from testkit import Converted
 
@@ -50,7 +51,6 @@ def test_int8_bundle_records_calibration_and_scores(int8_converted: Converted) -
 
 def test_calibration_is_a_seeded_sample(tmp_path: Path) -> None:
     import cv2
-    import numpy as np
 
     for i in range(20):
         cv2.imwrite(str(tmp_path / f"img_{i:02d}.png"), np.full((8, 8, 3), i, np.uint8))
@@ -117,3 +117,42 @@ def test_int8_flag_errors_exit_2(tiny_source, labelled_data, tmp_path: Path, cap
     err = capsys.readouterr().err.strip()
     assert code == 2 and expected in err and "\n" not in err, err
     assert not (tmp_path / "b").exists()  # refused before any work
+
+
+def test_the_int8_graph_decides_on_logits_with_the_same_labels(tiny_source) -> None:
+    """int8 files drop the final softmax (its int8 output ties near-equal classes); in fp32 the
+    labels must not change, and the one-class sigmoid's > 0.5 becomes logits > 0."""
+    from models.parity import synthetic_frames
+    from models.preprocess import backbone_preprocess
+    from training.checkpoint import read_checkpoint
+    from training.graph import serving_function, without_final_activation
+    from training.keras_checkpoint import load_keras_model
+
+    weights, config = tiny_source
+    model = load_keras_model(read_checkpoint(str(weights), str(config)))
+    trunk = without_final_activation(model)
+    assert trunk is not None and trunk.output_shape == model.output_shape
+    assert without_final_activation(trunk) is None  # ends in a convolution: nothing to drop
+    frames = synthetic_frames(3, 64, 64, seed=7)
+    preprocess = backbone_preprocess("mobilenetv2")
+    softmax = serving_function(model, preprocess)(frames)["labels"].numpy()
+    logits = serving_function(model, preprocess, logits=True)(frames)["labels"].numpy()
+    assert (softmax == logits).mean() >= 0.9999  # only exact float ties could differ
+
+
+def test_a_one_class_model_thresholds_its_logits_at_zero(tmp_path: Path) -> None:
+    from models.parity import synthetic_frames
+    from models.preprocess import backbone_preprocess
+    from training.checkpoint import read_checkpoint
+    from training.graph import serving_function
+    from training.keras_checkpoint import load_keras_model
+    from training.scratch import make_scratch_checkpoint
+
+    weights, config = make_scratch_checkpoint(tmp_path / "run", ["person"],
+                                              decoder_filters=(16, 8, 8, 8, 8))
+    model = load_keras_model(read_checkpoint(str(weights), str(config)))
+    frames = synthetic_frames(3, 64, 64, seed=8)
+    preprocess = backbone_preprocess("mobilenetv2")
+    sigmoid = serving_function(model, preprocess)(frames)["labels"].numpy()
+    logits = serving_function(model, preprocess, logits=True)(frames)["labels"].numpy()
+    assert set(np.unique(sigmoid)) <= {0, 1} and (sigmoid == logits).mean() >= 0.9999
