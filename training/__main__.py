@@ -13,6 +13,7 @@ from models.parity import SamplesError
 from training.checkpoint import CheckpointError
 from training.config import ConfigError, load_config
 from training.datasets.common import DatasetError
+from training.quantize import CalibrationError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_evaluate(args)
     except (ConfigError, DatasetError, BundleError, EngineError, CheckpointError,
-            SamplesError) as error:
+            SamplesError, CalibrationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # errors a user can fix carry a one-line message

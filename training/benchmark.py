@@ -545,6 +545,9 @@ def run_benchmark(args) -> int:
 
     if args.frames < 0 or args.warmup < 0:
         raise ConfigError("--frames and --warmup: must be 0 or more")
+    for flag, value in (("--json", args.json), ("--markdown", args.markdown)):
+        if value:
+            _check_writable(flag, Path(value))
     bundle = load_bundle(args.bundle)
     from training.scoring import open_split
 
@@ -589,6 +592,22 @@ def run_benchmark(args) -> int:
         Path(args.markdown).write_text(render_markdown(report))
         log.info("wrote %s", args.markdown)
     return 0
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """A report that cannot be written fails now, not after minutes of measuring."""
+    from training.config import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{flag}: {path} is a folder")
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{flag}: cannot write {path} ({error.strerror or error})") from None
+    if not existed:
+        path.unlink()
 
 
 def add_parser(commands) -> None:

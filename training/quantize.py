@@ -75,6 +75,9 @@ def calibration_set(spec: str, count: int = DEFAULT_COUNT,
         chosen = tuple(paths[i] for i in sorted(picked))
     else:
         chosen = tuple(paths)
+    for path in chosen:  # now, not minutes into the export (reads the signature only)
+        if not cv2.haveImageReader(str(path)):
+            raise CalibrationError(f"{path}: not a readable image (--calibration)")
     return CalibrationSet(spec, chosen, len(paths), seed)
 
 

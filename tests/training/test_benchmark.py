@@ -167,3 +167,23 @@ def test_runs_without_tensorflow(int8_bundle: Path, labelled_data, tmp_path: Pat
     assert "needs TensorFlow" in reason
     assert report["reference"] == f"tflite litert {THREADS}"
     assert "engines: 4/4" in result.stderr
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--bundle", "{missing}"], "model.yaml: missing (not a model bundle)"),
+    (["--bundle", "{bundle}"], "--data: give the data set root to evaluate a bundle on"),
+    (["--bundle", "{bundle}", "--data", "{data}", "--json", "/nonexistent/dir/b.json"],
+     "--json: cannot write /nonexistent/dir/b.json (No such file or directory)"),
+    (["--bundle", "{bundle}", "--data", "{data}", "--frames", "-1"],
+     "--frames and --warmup: must be 0 or more"),
+])
+def test_user_errors_are_one_line_exit_2(tiny_bundle: Path, labelled_data, tmp_path: Path,
+                                         capsys, flags, expected) -> None:
+    from training.__main__ import main
+
+    root, _ = labelled_data
+    values = {"{missing}": str(tmp_path / "none"), "{bundle}": str(tiny_bundle),
+              "{data}": str(root)}
+    code = main(["benchmark", *[values.get(flag, flag) for flag in flags]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and expected in err and "\n" not in err, err

@@ -65,6 +65,9 @@ def test_calibration_is_a_seeded_sample(tmp_path: Path) -> None:
         calibration_set(str(tmp_path / "*.jpg"))
     with pytest.raises(CalibrationError, match="--calibration-count: must be positive"):
         calibration_set(str(tmp_path), 0)
+    (tmp_path / "img_99.png").write_bytes(b"not a png at all")
+    with pytest.raises(CalibrationError, match="img_99.png: not a readable image"):
+        calibration_set(str(tmp_path), 50)
 
 
 def test_the_mIoU_gate(int8_bundle: Path, tmp_path: Path, caplog) -> None:
