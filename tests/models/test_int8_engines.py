@@ -20,11 +20,12 @@ from models.engines.onnx import provider_options
 from models.letterbox import Letterbox
 from models.parity import agreement
 
-# Observed on this machine on the tree's val images: tflite-int8 0.99, onnx-int8 0.96 of pixels
-# equal fp32. Random weights leave near-ties between classes everywhere, which int8 flips far
-# more often than a trained model's margins allow; 0.9 still catches a broken quantization
-# (an uncalibrated or mis-scaled file agrees on about a quarter of the pixels: 4 classes).
-MIN_INT8_AGREEMENT = 0.9
+# Observed on this machine on the tree's val frames: tflite-int8 0.975, onnx-int8 0.916 of pixels
+# equal fp32 (the fp16 tflite: 0.9998). Random weights leave near-ties between classes
+# everywhere, which int8 flips far more often than a trained model's margins allow (the CamVid
+# checkpoint: 0.93 and 0.89 over the val split); 0.85 still catches a broken quantization, e.g.
+# an int8 softmax before the argmax, which agreed on 0.08 of pixels in a trial.
+MIN_INT8_AGREEMENT = 0.85
 
 
 @pytest.fixture(scope="module")
