@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m models", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("convert", add_help=False,
-                        help="Keras checkpoint -> fp16 model bundle (python -m training convert)")
+                        help="Keras checkpoint -> fp16/int8 model bundle (python -m training convert)")
     check = commands.add_parser("check", help="verify a bundle's files and print a summary")
     check.add_argument("bundle")
     return parser

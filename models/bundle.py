@@ -1,4 +1,4 @@
-"""The model bundle: a folder with `model.yaml` and the fp16 model files it lists.
+"""The model bundle: a folder with `model.yaml` and the fp16 (and int8) model files it lists.
 
 Reading a bundle checks everything a user can get wrong (a missing or truncated file, a checksum
 that does not match, an unknown format, a key missing or of the wrong type) and raises
@@ -28,11 +28,18 @@ FORMATS: dict[str, str] = {
     "tflite": "model_fp16.tflite",
     "onnx": "model_fp16.onnx",
     "tftrt": "model_fp16_tftrt",
+    "tflite-int8": "model_int8.tflite",
+    "onnx-int8": "model_int8.onnx",
 }
+FORMAT_PRECISION: dict[str, str] = {
+    "tflite": "fp16", "onnx": "fp16", "tftrt": "fp16", "tflite-int8": "int8", "onnx-int8": "int8",
+}
+# `precision`: what the engines run when a bundle has a file of each precision for a backend.
+PRECISIONS = ("fp16", "int8")
 OUTPUTS = ("labels", "probabilities")
 CHANNEL_ORDERS = ("BGR", "RGB")
 _TOP_KEYS = ("name", "classes", "palette", "input", "output", "precision", "files",
-             "provenance", "parity")
+             "provenance", "parity", "quantization", "accuracy")
 _INPUT_KEYS = ("height", "width", "channel_order", "dtype", "dynamic_size")
 
 
@@ -68,6 +75,10 @@ class Bundle:
     precision: str = "fp16"
     provenance: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, float] = field(default_factory=dict)
+    # int8 only: the calibration set and the scheme of each int8 file
+    quantization: dict[str, Any] = field(default_factory=dict)
+    # scores of each file (and of fp32) on a labelled split, with the mIoU delta against fp32
+    accuracy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def manifest_path(self) -> Path:
@@ -85,6 +96,8 @@ class Bundle:
         return self.root / self.files[fmt].path
 
     def to_manifest(self) -> dict[str, Any]:
+        optional = {key: _plain(value) for key, value in
+                    (("quantization", self.quantization), ("accuracy", self.accuracy)) if value}
         return {
             "name": self.name,
             "classes": list(self.classes),
@@ -104,6 +117,7 @@ class Bundle:
             },
             "provenance": _plain(self.provenance),
             "parity": {fmt: round(float(value), 6) for fmt, value in self.parity.items()},
+            **optional,
         }
 
 
@@ -142,6 +156,7 @@ def make_bundle(
     dynamic_size: bool = False,
     provenance: dict[str, Any] | None = None,
     parity: dict[str, float] | None = None,
+    precision: str | None = None,
 ) -> Bundle:
     """A Bundle for model files already in `root`, with their checksums (nothing written)."""
     root = Path(root)
@@ -156,8 +171,14 @@ def make_bundle(
     return Bundle(
         root=root, name=name, classes=tuple(classes), palette=colours,
         input=InputSpec(height, width, dynamic_size=dynamic_size), files=entries, output=output,
+        precision=precision or default_precision(entries),
         provenance=dict(provenance or {}), parity=dict(parity or {}),
     )
+
+
+def default_precision(files: Mapping[str, Any]) -> str:
+    """fp16 when the bundle has any fp16 file (the safer default), else int8."""
+    return "fp16" if any(FORMAT_PRECISION[fmt] == "fp16" for fmt in files) else "int8"
 
 
 def write_bundle(bundle: Bundle) -> Path:
@@ -238,9 +259,14 @@ def _validate(raw: Any, manifest: Path) -> Bundle:
     if output not in OUTPUTS:
         raise BundleError(f"{where}: 'output' must be labels or probabilities, got {output!r}")
     precision = _get(top, "precision", str, where)
+    if precision not in PRECISIONS:
+        raise BundleError(f"{where}: 'precision' must be {' or '.join(PRECISIONS)}, "
+                          f"got {precision!r}")
     files = _files(_get(top, "files", dict, where), where)
     provenance = _get(top, "provenance", dict, where, default={}) or {}
     parity = _get(top, "parity", dict, where, default={}) or {}
+    quantization = _get(top, "quantization", dict, where, default={}) or {}
+    accuracy = _get(top, "accuracy", dict, where, default={}) or {}
     for fmt, value in parity.items():
         if fmt not in FORMATS or isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BundleError(f"{where}: 'parity.{fmt}' must be a fraction for a known format")
@@ -248,6 +274,7 @@ def _validate(raw: Any, manifest: Path) -> Bundle:
         root=manifest.parent, name=name, classes=tuple(classes), palette=palette,
         input=InputSpec(height, width, order, dtype, dynamic), files=files, output=output,
         precision=precision, provenance=provenance, parity={k: float(v) for k, v in parity.items()},
+        quantization=quantization, accuracy=accuracy,
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+import yaml
 from testkit import (
     ASKED_SIZE,
     CLASSES,
@@ -23,6 +24,7 @@ from testkit import (
     SHIPPED_TINY_BUNDLE,
     Converted,
     run_models,
+    write_labelled_tree,
 )
 
 # What requirements-train.txt adds to the runtime: a test that needs one of these skips where it
@@ -111,3 +113,37 @@ def tiny_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     if not NO_TENSORFLOW:
         return request.getfixturevalue("bundle_dir")
     return Path(shutil.copytree(SHIPPED_TINY_BUNDLE, tmp_path_factory.mktemp("shipped") / "tiny"))
+
+
+@pytest.fixture(scope="session")
+def labelled_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(root, data config) of a CamVid-layout tree of real PNGs for the tiny bundle's classes."""
+    root = write_labelled_tree(tmp_path_factory.mktemp("data") / "CamVid")
+    config = root.parent / "data.yaml"
+    config.write_text(yaml.safe_dump({"name": "tiny-data", "data": {
+        "dataset": "camvid", "root": str(root), "classes": CLASSES}}))
+    return root, config
+
+
+@pytest.fixture(scope="session")
+def int8_converted(tiny_source: tuple[Path, Path], labelled_data: tuple[Path, Path],
+                   tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    """fp16 and int8 files of the tiny Unet, calibrated on the tree's train images and scored on
+    its val split. Random weights: the mIoU drop is recorded, not judged (--allow-miou-drop)."""
+    weights, config = tiny_source
+    root, data_config = labelled_data
+    out = tmp_path_factory.mktemp("bundles") / "tiny8"
+    result = run_models("convert", "--checkpoint", str(weights), "--config", str(config),
+                        "--out", str(out), "--input-size", ASKED_SIZE, "--min-parity", "0",
+                        "--formats", "tflite,onnx,tflite-int8,onnx-int8",
+                        "--calibration", str(root / "train" / "*.png"), "--calibration-count", "6",
+                        "--eval-data", str(root), "--eval-config", str(data_config),
+                        "--allow-miou-drop", timeout=600)
+    return Converted(weights, config, out, result.stdout, result.stderr, result.returncode,
+                     root / "train")
+
+
+@pytest.fixture(scope="session")
+def int8_bundle(int8_converted: Converted) -> Path:
+    assert int8_converted.returncode == 0, int8_converted.stderr[-2000:]
+    return int8_converted.bundle

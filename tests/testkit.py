@@ -38,3 +38,33 @@ def run_models(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "models", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+# CamVid mask values of the tiny bundle's classes (sky, road, car), a background one and void
+CAMVID_VALUES = {"sky": 0, "building": 1, "road": 3, "car": 8, "void": 11}
+
+
+def write_labelled_tree(root: Path, n_train: int = 8, n_val: int = 4, seed: int = 0) -> Path:
+    """A CamVid-layout tree of real PNGs (images larger than 64x64 and not square, so they are
+    letterboxed): sky on top, road below, a car box, background and void specks."""
+    import cv2
+    import numpy as np
+
+    from models.parity import synthetic_frames
+
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", n_train), ("val", n_val)):
+        (root / split).mkdir(parents=True)
+        (root / f"{split}annot").mkdir()
+        for i in range(count):
+            h, w = (72, 96) if i % 2 else (90, 120)
+            mask = np.full((h, w), CAMVID_VALUES["building"], np.uint8)
+            mask[: h // 4] = CAMVID_VALUES["sky"]
+            mask[3 * h // 4:] = CAMVID_VALUES["road"]
+            y, x = int(rng.integers(h // 4, h // 2)), int(rng.integers(0, w - 24))
+            mask[y:y + 12, x:x + 24] = CAMVID_VALUES["car"]
+            mask[rng.random((h, w)) < 0.02] = CAMVID_VALUES["void"]
+            image = synthetic_frames(1, h, w, seed=100 * seed + 10 * (split == "val") + i)[0]
+            cv2.imwrite(str(root / split / f"seq_{i:05d}.png"), image)
+            cv2.imwrite(str(root / f"{split}annot" / f"seq_{i:05d}.png"), mask)
+    return root

@@ -1,4 +1,4 @@
-"""`python -m training train|evaluate|convert ...`: the training side's command line."""
+"""`python -m training train|evaluate|convert|benchmark ...`: the training side's command line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from models.parity import SamplesError
 from training.checkpoint import CheckpointError
 from training.config import ConfigError, load_config
 from training.datasets.common import DatasetError
+from training.quantize import CalibrationError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,17 +46,21 @@ def _parser() -> argparse.ArgumentParser:
                         help="print every key with its type, default and meaning")
     config.add_argument("file", nargs="?", help="a training YAML to check (splits, sizes and "
                                                 "values included)")
+    from training.benchmark import add_parser
+
+    add_parser(commands)
     return parser
 
 
 def _convert_parser(commands) -> None:
-    convert = commands.add_parser("convert", help="Keras checkpoint -> fp16 model bundle")
+    convert = commands.add_parser("convert", help="Keras checkpoint -> fp16/int8 model bundle")
     convert.add_argument("--checkpoint", required=True,
                          help="full model (.keras, .h5, SavedModel) or weights (.weights.h5)")
     convert.add_argument("--config", help="training config YAML (default: config.yaml beside "
                                           "the checkpoint; needed for weights-only checkpoints)")
     convert.add_argument("--out", required=True, help="bundle folder, e.g. models/camvid")
-    convert.add_argument("--formats", default="tflite,onnx", help="tflite,onnx[,tftrt]")
+    convert.add_argument("--formats", default="tflite,onnx",
+                         help="tflite,onnx[,tflite-int8,onnx-int8,tftrt]")
     convert.add_argument("--input-size", help="HxW, rounded up to multiples of 32 "
                                               "(default: data.input_size or 384x480)")
     convert.add_argument("--output", default="labels", choices=("labels", "probabilities"))
@@ -65,6 +70,22 @@ def _convert_parser(commands) -> None:
                                            "(default: synthetic frames)")
     convert.add_argument("--name", help="bundle name (default: the --out folder's name)")
     convert.add_argument("--metrics", help="scores JSON from `python -m training evaluate --json`")
+    int8 = convert.add_argument_group("int8 formats")
+    int8.add_argument("--calibration", metavar="GLOB",
+                      help="folder or glob of training images to calibrate the int8 ranges on")
+    int8.add_argument("--calibration-count", type=int, default=200,
+                      help="images drawn (seeded) from --calibration (default: %(default)s)")
+    int8.add_argument("--calibration-seed", type=int, default=0)
+    int8.add_argument("--eval-data", metavar="ROOT",
+                      help="data set root: score fp32 and every file on --eval-split")
+    int8.add_argument("--eval-split", default="val")
+    int8.add_argument("--eval-config", help="data config of --eval-data (default: the "
+                                            "checkpoint's training config)")
+    int8.add_argument("--max-miou-drop", type=float, default=1.0,
+                      help="most mIoU points an int8 file may lose against fp32 (default: "
+                           "%(default)s)")
+    int8.add_argument("--allow-miou-drop", action="store_true",
+                      help="keep int8 files that lose more (or that were not scored)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             return _convert(args)
         if args.command == "config":
             return _config(args)
+        if args.command == "benchmark":
+            from training.benchmark import run_benchmark
+
+            return run_benchmark(args)
         from training.evaluate_cli import run_evaluate
 
         return run_evaluate(args)
     except (ConfigError, DatasetError, BundleError, EngineError, CheckpointError,
-            SamplesError) as error:
+            SamplesError, CalibrationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # errors a user can fix carry a one-line message
@@ -110,6 +135,10 @@ def _convert(args) -> int:
         checkpoint=args.checkpoint, out=args.out, config=args.config, formats=args.formats,
         input_size=args.input_size, output=args.output, min_parity=args.min_parity,
         samples=args.samples, name=args.name, metrics=args.metrics,
+        calibration=args.calibration, calibration_count=args.calibration_count,
+        calibration_seed=args.calibration_seed, eval_data=args.eval_data,
+        eval_split=args.eval_split, eval_config=args.eval_config,
+        max_miou_drop=args.max_miou_drop, allow_miou_drop=args.allow_miou_drop,
     ))
     return 0
 

@@ -63,6 +63,11 @@ def _bundle_predictor(args):
 
     bundle = load_bundle(args.bundle)
     engine = open_any_engine(bundle, backend=args.backend)
+    return bundle, engine_predictor(engine)
+
+
+def engine_predictor(engine):
+    """An engine's predict function: letterboxed into its input, labels back to the image."""
     letterbox = Letterbox(*engine.input_size)
 
     def predict(image: np.ndarray) -> np.ndarray:
@@ -71,7 +76,7 @@ def _bundle_predictor(args):
         labels = engine.infer(canvas[None])[0][:content_h, :content_w]
         return to_frame(labels, h, w).astype(np.int64)
 
-    return bundle, predict
+    return predict
 
 
 def _check_outputs(args) -> None:
@@ -135,3 +140,25 @@ def _config_for_bundle(args, bundle) -> Config:
     data.update(root=str(Path(args.data)), classes=trained_classes(bundle.classes))
     return validate(Config, {"data": data, "model": {"backbone": provenance.get(
         "backbone", "mobilenetv2")}}, f"{bundle.manifest_path} provenance")
+
+
+class _BinaryTruth:
+    """One-class data sets: channel 0 is the class, everything else background, void stays -1."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def sample_indices(self, i):
+        return self.dataset.sample_indices(i)
+
+    def encode(self, mask):
+        from training.augment import PAD  # here: albumentations only where training runs
+
+        onehot = self.dataset.encode(mask)
+        void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
+        out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)
+        out[void] = 0
+        return out

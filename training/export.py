@@ -1,4 +1,5 @@
-"""Writing the served graph as fp16 model files: TFLite, ONNX and (where TF has it) TF-TRT."""
+"""Writing the served graph as fp16 model files: TFLite, ONNX and (where TF has it) TF-TRT.
+The int8 files are training/quantize.py's."""
 
 from __future__ import annotations
 
@@ -39,13 +40,9 @@ def export_tflite(serve: Callable, path: Path) -> None:
 def export_onnx(serve: Callable, path: Path, metadata: dict[str, str]) -> None:
     """tf2onnx at opset 17, then float16 with the uint8 input and label output kept as they are."""
     import onnx
-    import tf2onnx
     from onnxconverter_common import float16
 
-    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # one line per step is ours to log
-    spec = serve.input_signature
-    model, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=ONNX_OPSET)
-    _plain_nearest_resize(model)
+    model = fp32_onnx(serve)
     # The converter would retype the uint8->float Cast's output and the ArgMax input to float16
     # without changing the ops, which onnxruntime then refuses: keep those nodes in fp32.
     keep = [node.name for node in model.graph.node if node.op_type in ("Cast", "ArgMax", "Greater")]
@@ -55,6 +52,17 @@ def export_onnx(serve: Callable, path: Path, metadata: dict[str, str]) -> None:
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
+
+
+def fp32_onnx(serve: Callable):
+    """The served graph as an fp32 ONNX ModelProto (tf2onnx at opset 17)."""
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # one line per step is ours to log
+    spec = serve.input_signature
+    model, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=ONNX_OPSET)
+    _plain_nearest_resize(model)
+    return model
 
 
 def _plain_nearest_resize(model) -> None:

@@ -110,10 +110,12 @@ def open_engine(
     providers: list[str] | None = None,
     cache_dir: str | Path | None = None,
     keepalive: Callable[[], object] | None = None,
+    fmt: str | None = None,
 ) -> Engine:
     """Open `bundle` (a Bundle or its folder) on a backend; auto picks the fastest one here.
 
-    `keepalive` is called now and then while a TensorRT engine builds (minutes on a Nano)."""
+    `keepalive` is called now and then while a TensorRT engine builds (minutes on a Nano);
+    `fmt` picks one file (tflite-int8, onnx, ...); by default the bundle's precision wins."""
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
     if backend == "keras":
@@ -121,7 +123,7 @@ def open_engine(
     if backend not in BACKENDS:
         raise EngineError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     if backend != "auto":
-        return _open(bundle, backend, threads, providers, cache_dir, keepalive)
+        return _open(bundle, backend, threads, providers, cache_dir, keepalive, fmt)
     checks = check_backends(bundle, providers)
     usable = [c for c in checks if c.ok]
     if not usable:
@@ -136,7 +138,8 @@ def open_engine(
         later = usable[usable.index(check) + 1:]
         try:
             wanted = providers if check.gpu else ["cpu"] if check.backend == "onnx" else None
-            engine = _open(bundle, check.backend, threads, wanted, cache_dir, keepalive)
+            engine = _open(bundle, check.backend, threads, wanted, cache_dir, keepalive,
+                           fmt)
         except EngineError as error:  # a GPU backend that cannot build this model, say
             if not later:
                 raise
@@ -151,7 +154,8 @@ def open_engine(
 
 
 def _open(bundle: Bundle, backend: str, threads: int | None, providers: list[str] | None,
-          cache_dir: str | Path | None, keepalive: Callable[[], object] | None) -> Engine:
+          cache_dir: str | Path | None, keepalive: Callable[[], object] | None,
+          fmt: str | None = None) -> Engine:
     if backend == "tensorrt":
         from models.engines.tensorrt import TensorRTEngine
 
@@ -159,10 +163,10 @@ def _open(bundle: Bundle, backend: str, threads: int | None, providers: list[str
     if backend == "litert":
         from models.engines.litert import LiteRTEngine
 
-        return LiteRTEngine(bundle, threads=threads)
+        return LiteRTEngine(bundle, threads=threads, fmt=fmt)
     from models.engines.onnx import OnnxEngine
 
-    return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir)
+    return OnnxEngine(bundle, providers=providers, threads=threads, cache_dir=cache_dir, fmt=fmt)
 
 
 def _has_module(name: str) -> bool:

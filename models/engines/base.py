@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from pathlib import Path
 
 import numpy as np
 
-from models.bundle import MANIFEST, Bundle, BundleError
+from models.bundle import FORMAT_PRECISION, MANIFEST, Bundle, BundleError
 from models.labels import labels_fit_channels, labels_from_probabilities
 from models.letterbox import fits_stride
 
 log = logging.getLogger(__name__)
+
+# the bundle formats each runtime backend runs (same graph contract, fp16 or int8 weights)
+BACKEND_FORMATS: dict[str, tuple[str, ...]] = {
+    "litert": ("tflite", "tflite-int8"),
+    "onnx": ("onnx", "onnx-int8"),
+}
 
 
 class EngineError(RuntimeError):
@@ -30,17 +35,18 @@ class Engine(ABC):
     threads: int | None = None  # CPU threads, when the backend was given a number
     # Set by open_engine(backend="auto"): "tensorrt: <why not>" for each backend passed over.
     skipped: tuple[str, ...] = ()
+    format: str = "?"  # the bundle format this engine runs (tflite, onnx-int8, ...)
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
 
     @property
-    def name(self) -> str:
-        return f"{self.bundle.name} ({self.backend})"
+    def precision(self) -> str:
+        return FORMAT_PRECISION.get(self.format, "fp32")
 
     @property
-    def precision(self) -> str:
-        return self.bundle.precision
+    def name(self) -> str:
+        return f"{self.bundle.name} ({self.backend})"
 
     @property
     def device(self) -> str:
@@ -130,12 +136,22 @@ def loop_batch(run_one, frames: np.ndarray) -> np.ndarray:
     return np.concatenate([run_one(frames[i:i + 1]) for i in range(len(frames))])
 
 
-def model_path(bundle: Bundle, fmt: str, backend: str) -> Path:
-    """The bundle's file for a format, or an EngineError saying the backend needs it."""
-    if fmt not in bundle.files:
-        have = ", ".join(sorted(bundle.files)) or "none"
-        raise EngineError(
-            f"{bundle.manifest_path}: no {fmt} model in this bundle (has: {have}); "
-            f"the {backend} backend needs one"
-        )
-    return bundle.path_of(fmt)
+def choose_format(bundle: Bundle, backend: str, fmt: str | None = None) -> str:
+    """The format a backend runs: `fmt` when given, else the bundle's own precision first
+    (`precision: int8` in model.yaml makes the engines pick the int8 file when both exist)."""
+    runnable = BACKEND_FORMATS[backend]
+    if fmt is not None:
+        if fmt not in runnable:
+            raise EngineError(f"the {backend} backend runs {' or '.join(runnable)}, not {fmt}")
+        candidates: tuple[str, ...] = (fmt,)
+    else:
+        candidates = tuple(sorted(runnable,
+                                  key=lambda f: FORMAT_PRECISION[f] != bundle.precision))
+    for candidate in candidates:
+        if candidate in bundle.files:
+            return candidate
+    have = ", ".join(sorted(bundle.files)) or "none"
+    raise EngineError(
+        f"{bundle.manifest_path}: no {' or '.join(candidates)} model in this bundle "
+        f"(has: {have}); the {backend} backend needs one"
+    )

@@ -1,4 +1,4 @@
-"""LiteRT (ai-edge-litert) running the fp16 .tflite on the CPU through XNNPACK."""
+"""LiteRT (ai-edge-litert) running the .tflite (fp16 or int8) on the CPU through XNNPACK."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from models.bundle import Bundle, BundleError
-from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.engines.base import Engine, EngineError, check_class_count, choose_format, loop_batch
 from models.errors import first_line
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,10 @@ log = logging.getLogger(__name__)
 class LiteRTEngine(Engine):
     backend = "litert"
 
-    def __init__(self, bundle: Bundle, threads: int | None = None) -> None:
+    def __init__(self, bundle: Bundle, threads: int | None = None, fmt: str | None = None) -> None:
         super().__init__(bundle)
-        path = model_path(bundle, "tflite", self.backend)
+        self.format = choose_format(bundle, self.backend, fmt)
+        path = bundle.path_of(self.format)
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -45,7 +46,8 @@ class LiteRTEngine(Engine):
                 f"but {path.name} takes {height}x{width} {np.dtype(self._input['dtype']).name}"
             )
         self._batch = batch
-        log.debug("litert: %s, %d thread(s), XNNPACK", path.name, self.threads)
+        log.debug("litert: %s (%s), %d thread(s), XNNPACK", path.name, self.precision,
+                  self.threads)
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
         if frames.shape[1:3] != tuple(self._input["shape"][1:3]):  # dynamic_size bundles only
@@ -106,3 +108,46 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def graph_macs(model: bytes) -> int:
+    """Multiply-accumulates of one inference, counted from the flatbuffer's static shapes:
+    convolutions (plain, depthwise, transposed) and fully-connected layers; element-wise ops,
+    resizes and the argmax are left out (they are not multiply-accumulates)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    ops = schema.BuiltinOperator
+    root = schema.Model.GetRootAs(model, 0)
+    graph = root.Subgraphs(0)
+    codes = [
+        max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())
+        for i in range(root.OperatorCodesLength())
+    ]
+
+    def shape(index: int) -> list[int]:
+        return [int(d) for d in graph.Tensors(index).ShapeAsNumpy()]
+
+    total = 0
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = codes[op.OpcodeIndex()]
+        if code == ops.CONV_2D:  # filter (Cout, kh, kw, Cin/groups), output (N, H, W, Cout)
+            _, kh, kw, cin = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * kh * kw * cin
+        elif code == ops.DEPTHWISE_CONV_2D:  # filter (1, kh, kw, Cout): one input channel each
+            _, kh, kw, _ = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * kh * kw
+        elif code == ops.TRANSPOSE_CONV:  # filter (Cout, kh, kw, Cin); every input pixel
+            cout, kh, kw, _ = shape(op.Inputs(1))
+            total += _product(shape(op.Inputs(2))) * kh * kw * cout
+        elif code == ops.FULLY_CONNECTED:  # weights (Cout, Cin)
+            _, cin = shape(op.Inputs(1))
+            total += _product(shape(op.Outputs(0))) * cin
+    return total
+
+
+def _product(values: list[int]) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result

@@ -1,4 +1,5 @@
-"""ONNX Runtime running the fp16 .onnx: TensorRT or CUDA on a Jetson, the CPU as a last resort."""
+"""ONNX Runtime running the .onnx (fp16, or int8 QDQ): TensorRT or CUDA on a Jetson, the CPU as a
+last resort."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, BundleError
-from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.engines.base import (
+    Engine,
+    EngineError,
+    check_class_count,
+    choose_format,
+    loop_batch,
+)
 from models.engines.trt_cache import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -51,17 +58,23 @@ def choose_providers(names: list[str] | tuple[str, ...] | None,
     return chosen
 
 
-def provider_options(chosen: list[str], cache_dir: str | Path | None) -> list[dict[str, Any]]:
-    """Per-provider options: TensorRT builds fp16 engines and caches them on disk."""
+def provider_options(chosen: list[str], cache_dir: str | Path | None,
+                     precision: str = "fp16") -> list[dict[str, Any]]:
+    """Per-provider options: TensorRT builds fp16 engines and caches them on disk. An int8 (QDQ)
+    graph also needs the int8 flag: TensorRT 8 honours Q/DQ nodes only with it; the layers
+    between them stay fp16. No calibration table: the scales are in the graph."""
     options: list[dict[str, Any]] = [{} for _ in chosen]
     if "TensorrtExecutionProvider" in chosen:
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
-        options[chosen.index("TensorrtExecutionProvider")] = {
+        trt: dict[str, Any] = {
             "trt_fp16_enable": True,
             "trt_engine_cache_enable": True,
             "trt_engine_cache_path": str(cache),
         }
+        if precision == "int8":
+            trt["trt_int8_enable"] = True
+        options[chosen.index("TensorrtExecutionProvider")] = trt
     return options
 
 
@@ -69,9 +82,11 @@ class OnnxEngine(Engine):
     backend = "onnx"
 
     def __init__(self, bundle: Bundle, providers: list[str] | None = None,
-                 threads: int | None = None, cache_dir: str | Path | None = None) -> None:
+                 threads: int | None = None, cache_dir: str | Path | None = None,
+                 fmt: str | None = None, spinning: bool = True) -> None:
         super().__init__(bundle)
-        path = model_path(bundle, "onnx", self.backend)
+        self.format = choose_format(bundle, self.backend, fmt)
+        path = bundle.path_of(self.format)
         try:
             import onnxruntime as ort
         except ImportError:
@@ -80,11 +95,13 @@ class OnnxEngine(Engine):
                 "onnxruntime-gpu / the Jetson wheel for GPUs)"
             ) from None
         chosen = choose_providers(providers, ort.get_available_providers())
-        options = provider_options(chosen, cache_dir)
+        options = provider_options(chosen, cache_dir, self.precision)
         settings = ort.SessionOptions()
         settings.log_severity_level = 3  # errors only; warnings go through our log lines
         if threads:
             settings.intra_op_num_threads = threads
+        if not spinning:  # idle threads block at once instead of busy-waiting for the next run
+            settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=settings, providers=chosen, provider_options=options
@@ -94,7 +111,7 @@ class OnnxEngine(Engine):
             raise BundleError(f"{path}: onnxruntime cannot load it ({message})") from None
         self.provider = self._session.get_providers()[0]
         self._check_graph(path)
-        log.debug("onnx: %s on %s", path.name, self.provider)  # the app logs describe()
+        log.debug("onnx: %s (%s) on %s", path.name, self.precision, self.provider)  # the app logs describe()
 
     @property
     def device(self) -> str:

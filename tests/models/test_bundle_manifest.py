@@ -134,6 +134,8 @@ def test_unknown_format(tmp_path: Path) -> None:
         (lambda m: m["input"].update(height=60), "multiples of 32"),
         (lambda m: m.update(extra=1), "unknown key 'extra'"),
         (lambda m: m["files"]["onnx"].update(path="../x.onnx"), "must be inside the bundle"),
+        (lambda m: m.update(precision="int4"), "'precision' must be fp16 or int8, got 'int4'"),
+        (lambda m: m.update(accuracy=[1]), "'accuracy' must be a mapping, got list"),
     ],
 )
 def test_malformed_manifest(tmp_path: Path, change, expected: str) -> None:
@@ -141,6 +143,25 @@ def test_malformed_manifest(tmp_path: Path, change, expected: str) -> None:
     _edit(tmp_path / "b", change)
     message = _error(tmp_path / "b")
     assert message.startswith(str(tmp_path / "b" / MANIFEST)) and expected in message
+
+
+def test_int8_files_and_their_records_round_trip(tmp_path: Path) -> None:
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "model_int8.tflite").write_bytes(b"int8" * 100)
+    quantization = {"calibration": {"images": "train/*.png", "used": 200, "seed": 0}}
+    accuracy = {"split": "val", "fp32": {"miou": 0.5},
+                "tflite-int8": {"miou": np.float64(0.49), "miou_delta": -1.0}}
+    bundle = make_bundle(root, name="q", classes=CLASSES, height=64, width=96,
+                         files={"tflite-int8": "model_int8.tflite"})
+    bundle.quantization, bundle.accuracy = quantization, accuracy
+    write_bundle(bundle)
+    read = load_bundle(root)
+    assert read.precision == "int8"  # no fp16 file: the engines' choice is the int8 one
+    assert read.quantization == quantization
+    assert read.accuracy["tflite-int8"] == {"miou": 0.49, "miou_delta": -1.0}
+    # an fp16-only bundle keeps the manifest it always had: no empty int8 sections
+    assert "quantization" not in yaml.safe_load((_bundle(tmp_path / "f").manifest_path).read_text())
 
 
 def test_not_yaml(tmp_path: Path) -> None:

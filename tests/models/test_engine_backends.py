@@ -97,8 +97,8 @@ def test_bundle_without_the_format(bundle_copy: Path) -> None:
     (bundle_copy / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
     with pytest.raises(EngineError) as caught:
         open_engine(bundle_copy, backend="onnx")
-    assert str(caught.value) == (f"{bundle_copy / MANIFEST}: no onnx model in this bundle "
-                                 f"(has: tflite); the onnx backend needs one")
+    assert str(caught.value) == (f"{bundle_copy / MANIFEST}: no onnx or onnx-int8 model in this "
+                                 f"bundle (has: tflite); the onnx backend needs one")
 
 
 @pytest.mark.parametrize(("backend", "module", "hint"), [
@@ -208,3 +208,16 @@ def test_the_app_points_the_keras_backend_to_training(bundle_dir: Path, tmp_path
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: model.backend: the keras backend")
     assert "python -m training evaluate --checkpoint" in lines[0]
+
+
+def test_onnx_threads_can_stop_spinning(bundle_dir: Path, frames: np.ndarray) -> None:
+    """The benchmark turns busy-waiting off so one row does not take the next row's cores."""
+    from models.engines.onnx import OnnxEngine
+
+    key = "session.intra_op.allow_spinning"
+    with OnnxEngine(load_bundle(bundle_dir), providers=["cpu"], spinning=False) as engine:
+        assert engine._session.get_session_options().get_session_config_entry(key) == "0"
+        assert engine.infer(frames).shape == (4, 64, 64)
+    with (OnnxEngine(load_bundle(bundle_dir), providers=["cpu"]) as engine,  # the app's default
+          pytest.raises(RuntimeError, match="does not have configuration")):
+        engine._session.get_session_options().get_session_config_entry(key)
