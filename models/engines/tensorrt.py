@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle
-from models.engines.base import Engine, EngineError, check_class_count, loop_batch, model_path
+from models.engines.base import Engine, EngineError, check_class_count, choose_format, loop_batch
 from models.engines.cuda import CudaRuntime, GpuInfo, first_gpu
 from models.engines.trt_cache import CacheKey, EngineCache, default_cache_dir, load_or_build
 from models.errors import first_line
@@ -175,7 +175,7 @@ class TensorRTEngine(Engine):
         self._buffers: list[int] = []
         self._host: list[int] = []
         self._stream = 0
-        path = model_path(bundle, "onnx", self.backend)
+        path = bundle.path_of(choose_format(bundle, "onnx", "onnx"))  # FP16 is built from the fp16 file
         trt = import_tensorrt()
         cuda, gpu = first_gpu()
         self._cuda, self.gpu = cuda, gpu
