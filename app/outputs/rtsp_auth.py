@@ -22,12 +22,14 @@ MAX_ITERATIONS = 10_000_000  # a config may not make every login take minutes
 
 def is_local_address(listen: str) -> bool:
     """True for loopback (127.0.0.0/8, ::1, localhost); ValueError when not an IP address."""
-    if listen == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(listen).is_loopback
-    except ValueError:
-        raise ValueError(f"{listen!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)") from None
+    from app.config import is_loopback  # the one loopback rule (web.listen uses it too)
+
+    if listen != "localhost":
+        try:
+            ipaddress.ip_address(listen)
+        except ValueError:
+            raise ValueError(f"{listen!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::)") from None
+    return is_loopback(listen)
 
 
 def hash_password(password: str, iterations: int = ITERATIONS, salt: str | None = None) -> str:

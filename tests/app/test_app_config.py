@@ -51,7 +51,7 @@ DEEP_BLOCK = "a:" + "".join("\n" + " " * (i + 1) + "b:" for i in range(1100)) + 
         (DEEP_FLOW.encode(), r"not valid YAML \(nested too deeply\)"),
         (DEEP_BLOCK.encode(), r"not valid YAML \(nested too deeply\)"),
         (b"#" * (2 * 2**20), "larger than 1 MB"),
-        (b"source:\n  uri: '   '\n", r"source.uri: Value error, empty source URI"),
+        (b"source:\n  uri: '   '\n", r"source.uri: empty source URI"),
     ],
 )
 def test_a_file_that_is_no_settings_file_is_one_error_line(tmp_path, content, expected):

@@ -60,7 +60,7 @@ def test_missing_clip_names_the_file(tmp_path, tiny_bundle):
     ("text", "expected"),
     [
         ("record: {encoder: h265}\n", "record.encoder"),
-        ("overlay: {hidden: [300]}\n", "overlay.hidden: Value error, class id 300 is outside 0..255"),
+        ("overlay: {hidden: [300]}\n", "overlay.hidden: class id 300 is outside 0..255"),
         ("source:\n  uri: test://\nmodel: nowhere\n", "model: Input should be a valid dictionary"),
     ],
 )
@@ -147,7 +147,7 @@ def test_an_empty_source_uri_in_the_config(tmp_path):
     config = tmp_path / "app.yaml"
     config.write_text("source:\n  uri: ''\n")
     one_error_line(run_app("--config", str(config), "--check-config"),
-                   f"{config}: source.uri: Value error, empty source URI")
+                   f"{config}: source.uri: empty source URI")
 
 
 @pytest.mark.parametrize("check", [True, False])

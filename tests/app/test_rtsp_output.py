@@ -294,15 +294,15 @@ def test_rtsp_is_off_by_default_on_localhost():
 
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"rtsp.enabled": True, "rtsp.listen": "0.0.0.0"},
-     "rtsp: Value error, rtsp.listen 0.0.0.0 is not a local address"),
+     "rtsp: rtsp.listen 0.0.0.0 is not a local address"),
     ({"rtsp.enabled": True, "rtsp.listen": "::"}, "rtsp.listen :: is not a local address"),
     ({"rtsp.username": "viewer"}, "rtsp.username needs rtsp.password_hash"),
     ({"rtsp.password": "secret"}, "a password needs rtsp.username"),
     ({"rtsp.username": "viewer", "rtsp.password": "a", "rtsp.password_hash": hash_password("a", 1)},
      "not both"),
-    ({"rtsp.password_hash": "md5$abc"}, "rtsp.password_hash: Value error, expected pbkdf2_sha256$"),
-    ({"rtsp.listen": "camera.local"}, "rtsp.listen: Value error, 'camera.local' is not an IP"),
-    ({"rtsp.path": "segcam"}, "rtsp.path: Value error, must start with /"),
+    ({"rtsp.password_hash": "md5$abc"}, "rtsp.password_hash: expected pbkdf2_sha256$"),
+    ({"rtsp.listen": "camera.local"}, "rtsp.listen: 'camera.local' is not an IP"),
+    ({"rtsp.path": "segcam"}, "rtsp.path: must start with /"),
     ({"rtsp.port": 0}, "rtsp.port:"),
 ])
 def test_bad_rtsp_settings_name_the_key(overrides, expected):
