@@ -28,7 +28,8 @@ __all__ = ["APPSINK_TAIL", "check_pipeline", "choose_backend", "element_names", 
 
 log = logging.getLogger(__name__)
 
-APPSINK_TAIL = "videoconvert ! video/x-raw,format=BGR ! appsink name=sink drop=true max-buffers=1 sync=false"
+# OpenCV's GStreamer backend finds its sink by a name that starts with "appsink".
+APPSINK_TAIL = "videoconvert ! video/x-raw,format=BGR ! appsink name=appsink drop=true max-buffers=1 sync=false"
 
 _APPSINK = re.compile(r"(?:^|!)\s*appsink(?:\s|$)")
 

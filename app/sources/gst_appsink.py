@@ -82,7 +82,7 @@ class AppsinkSource(Source):
     def _find_appsink(element: Any, Gst: Any, GstApp: Any) -> Any:
         if isinstance(element, GstApp.AppSink):
             return element
-        named = element.get_by_name("sink")
+        named = element.get_by_name("appsink")
         if isinstance(named, GstApp.AppSink):
             return named
         # Gst.Iterator is only iterable with gst-python's overrides, so step it by hand.

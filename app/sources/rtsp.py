@@ -14,7 +14,7 @@ def quote(value: str) -> str:
 def rtsp_pipeline(uri: str, options: SourceOptions) -> str:
     return (
         f"rtspsrc location={quote(uri)} latency={options.latency} ! decodebin ! "
-        "videoconvert ! video/x-raw,format=BGR ! appsink name=sink drop=true max-buffers=1 sync=false"
+        "videoconvert ! video/x-raw,format=BGR ! appsink name=appsink drop=true max-buffers=1 sync=false"
     )
 
 
