@@ -97,7 +97,7 @@ def _run_app(bundle: Path, images: Path, folder: Path,
         "display": {"enabled": False}, "record": {"enabled": False},
         "telemetry": {"enabled": False},
     }))
-    return subprocess.run([sys.executable, "-m", "app", "--config", str(config),
+    return subprocess.run([sys.executable, "-m", "app", "--config", str(config), "--log-level", "DEBUG",
                            "--stats-json", str(folder / f"stats-{backend}.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
 
