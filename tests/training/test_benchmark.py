@@ -62,7 +62,8 @@ def test_one_row_per_format_and_backend(benchmark) -> None:
         assert set(row) == ROW_FIELDS, key
         assert row["frames"] == 6, key  # 4 images scored, cycled to 6 timed calls
         assert 0 < row["p50_ms"] <= row["p95_ms"] and row["fps"] > 0, key
-        assert row["gmacs"] == round(macs * row["fps"] / 1e9, 2), key
+        # both figures are rounded to 2 places in the report: compare within that rounding
+        assert abs(row["gmacs"] - macs * row["fps"] / 1e9) <= 0.011, key
         assert 0.0 <= row["agreement"] <= 1.0 and 0.0 <= row["miou"] <= 1.0, key
     assert {rows[k]["precision"] for k in rows if "int8" in k} == {"int8"}
     assert rows["keras"]["precision"] == "fp32"
