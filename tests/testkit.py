@@ -68,3 +68,19 @@ def write_labelled_tree(root: Path, n_train: int = 8, n_val: int = 4, seed: int 
             cv2.imwrite(str(root / split / f"seq_{i:05d}.png"), image)
             cv2.imwrite(str(root / f"{split}annot" / f"seq_{i:05d}.png"), mask)
     return root
+
+
+def with_precision(bundle: Path, folder: Path, precision: str) -> Path:
+    """A copy of the bundle's manifest (files linked) that says which precision to run."""
+    import yaml
+
+    from models.bundle import MANIFEST
+
+    folder.mkdir()
+    for item in bundle.iterdir():
+        if item.name != MANIFEST:
+            (folder / item.name).symlink_to(item)
+    manifest = yaml.safe_load((bundle / MANIFEST).read_text())
+    manifest["precision"] = precision
+    (folder / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return folder

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from testkit import ROOT
+from testkit import ROOT, with_precision
 
-from models.bundle import MANIFEST, load_bundle
+from models.bundle import load_bundle
 from models.engines import EngineError, open_engine
 from models.engines.onnx import provider_options
 from models.letterbox import Letterbox
@@ -45,18 +45,6 @@ def fp32_labels(int8_bundle: Path, val_frames: np.ndarray) -> np.ndarray:
         return engine.infer(val_frames)
 
 
-def _with_precision(bundle: Path, folder: Path, precision: str) -> Path:
-    """A copy of the bundle's manifest (files linked) that says which precision to run."""
-    folder.mkdir()
-    for item in bundle.iterdir():
-        if item.name != MANIFEST:
-            (folder / item.name).symlink_to(item)
-    manifest = yaml.safe_load((bundle / MANIFEST).read_text())
-    manifest["precision"] = precision
-    (folder / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return folder
-
-
 @pytest.mark.parametrize(("backend", "fmt"), [("litert", "tflite-int8"), ("onnx", "onnx-int8")])
 def test_int8_engines_give_labels_close_to_fp32(int8_bundle: Path, val_frames: np.ndarray,
                                                 fp32_labels: np.ndarray, backend: str,
@@ -74,7 +62,7 @@ def test_the_bundle_precision_picks_the_file(int8_bundle: Path, tmp_path: Path) 
     for backend, fp16 in (("litert", "tflite"), ("onnx", "onnx")):
         with open_engine(int8_bundle, backend=backend) as engine:
             assert engine.format == fp16
-    told = _with_precision(int8_bundle, tmp_path / "int8", "int8")
+    told = with_precision(int8_bundle, tmp_path / "int8", "int8")
     for backend, int8 in (("litert", "tflite-int8"), ("onnx", "onnx-int8")):
         with open_engine(told, backend=backend) as engine:
             assert (engine.format, engine.precision) == (int8, "int8")
@@ -108,7 +96,7 @@ def _run_app(bundle: Path, images: Path, folder: Path,
 def test_the_app_runs_an_int8_bundle(int8_bundle: Path, labelled_data: tuple[Path, Path],
                                      tmp_path: Path, backend: str, expected: str) -> None:
     images = labelled_data[0] / "val"
-    bundle = _with_precision(int8_bundle, tmp_path / "bundle", "int8")
+    bundle = with_precision(int8_bundle, tmp_path / "bundle", "int8")
     result = _run_app(bundle, images, tmp_path, backend)
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout

@@ -11,10 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from testkit import ROOT
-
-from models.bundle import MANIFEST
+from testkit import ROOT, with_precision
 
 ROW_FIELDS = {"key", "format", "backend", "device", "precision", "file_bytes", "frames",
               "p50_ms", "p95_ms", "fps", "miou", "global_accuracy", "agreement", "gmacs"}
@@ -99,17 +96,6 @@ def test_macs_are_the_keras_model_s(benchmark) -> None:
     assert report["macs_per_frame"] == total > 0
 
 
-def _precision_copy(bundle: Path, folder: Path, precision: str) -> Path:
-    folder.mkdir()
-    for item in bundle.iterdir():
-        if item.name != MANIFEST:
-            (folder / item.name).symlink_to(item)
-    manifest = yaml.safe_load((bundle / MANIFEST).read_text())
-    manifest["precision"] = precision
-    (folder / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return folder
-
-
 @pytest.mark.parametrize(("backend", "precision", "row"), [
     ("litert", "fp16", f"tflite litert {THREADS}"),
     ("onnx", "fp16", "onnx onnx cpu"),
@@ -120,7 +106,7 @@ def test_scores_equal_evaluate_bundle(benchmark, int8_bundle: Path, labelled_dat
                                       row: str) -> None:
     report, _, _ = benchmark
     root, config = labelled_data
-    bundle = _precision_copy(int8_bundle, tmp_path / "bundle", precision)
+    bundle = with_precision(int8_bundle, tmp_path / "bundle", precision)
     scores = tmp_path / "scores.json"
     result = run_training("evaluate", "--bundle", str(bundle), "--config", str(config),
                           "--data", str(root), "--split", "val", "--backend", backend,
