@@ -135,6 +135,10 @@ class AugmentConfig(_Strict):
     rotate: float = Field(10.0, description="max rotation in degrees")
     flip: bool = Field(True, description="random horizontal flips")
     color_jitter: float = Field(0.2, description="brightness/contrast/saturation strength")
+    photometric: float = Field(
+        0.0, ge=0.0, le=1.0, description="strength (0 off, 1 strong) of the light and weather "
+        "changes: brightness/contrast, gamma, hue/saturation, blur and sensor noise, for "
+        "cameras and streets whose light differs from the training images'")
 
     @field_validator("crop")
     @classmethod
@@ -162,8 +166,9 @@ class TrainConfig(_Strict):
     lr_schedule: Literal["constant", "cosine"] = Field(
         "cosine", description="cosine decays to min_learning_rate over the run")
     min_learning_rate: float = Field(1e-5, description="the cosine schedule's end")
-    loss: Literal["dice", "focal", "dice+focal", "crossentropy"] = Field(
-        "dice+focal", description="void pixels never count; one class uses the binary forms")
+    loss: Literal["dice", "focal", "dice+focal", "crossentropy", "dice+crossentropy"] = Field(
+        "dice+focal", description="void pixels never count; one class uses the binary forms; "
+        "class_weights weigh Dice and cross-entropy (class-balanced), not focal")
     class_weights: list[float] | Literal["auto"] | None = Field(
         None, description="one weight per output channel (classes, then background with "
         "several classes), or auto (median-frequency balancing)")
