@@ -21,8 +21,9 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
     for axis, metric, title in ((axes[0], "loss", "loss"), (axes[1], "iou_score", "IoU (0.5)")):
         for prefix, label in (("", "train"), ("val_", "val")):
             key = prefix + metric
-            if key in rows[0]:
-                axis.plot(epochs, [float(r[key]) for r in rows], label=label)
+            points = [(e, float(r[key])) for e, r in zip(epochs, rows, strict=True) if r.get(key)]
+            if points:  # a metric may start part-way (a column added on resume)
+                axis.plot(*zip(*points, strict=True), label=label)
         axis.set_title(title)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)

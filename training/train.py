@@ -137,7 +137,10 @@ def read_history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     with path.open() as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        # A column added later (a new metric, a resumed run of older code) is empty in the
+        # rows before it: left out of those rows, never a crash at the end of an epoch.
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(handle)]
 
 
 def write_history_row(path: Path, row: dict) -> None:
