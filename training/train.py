@@ -6,6 +6,7 @@ Run folder layout:
   checkpoints/epoch_NNN.weights.h5   the last few epochs (weights only)
   state/                    tf.train.Checkpoint of model + optimizer + epoch, for --resume
   model.h5                  the full model (no optimizer) at the end or on interruption
+  model.json                its architecture (model.to_json()), for any of the weights files
   history.csv, history.png  loss and IoU per epoch
   tensorboard/              TensorBoard logs
 """
@@ -29,6 +30,7 @@ from training.config import Config, ConfigError, dump_config
 from training.datasets.common import DatasetError
 from training.datasets.splits import Limited as Limited  # re-exported: evaluate uses it
 from training.framework import keras, tf
+from training.keras_model import save_json
 from training.loader import Loader
 from training.losses import build_loss, build_metrics
 from training.model import build_unet, preprocessing
@@ -300,6 +302,7 @@ def train(config: Config, out: Path, resume: bool = False, limit: int | None = N
         raise DatasetError(str(found)) from error  # one line, not TensorFlow's traceback
     finally:
         model.save(str(out / "model.h5"), include_optimizer=False)
+        save_json(model, out / "model.json")  # + any weights file: the manual's Jetson path
     if stopper.requested:
         log.warning("stopped at epoch %d; state saved in %s; continue with --resume",
                     int(epoch_var) + 1, out)
