@@ -27,7 +27,7 @@ class OpenCVGstSource(Source):
         self._may_end = may_end  # False for cameras and rtsp: a failed read is never a clean end
         self._lock = threading.Lock()  # close() from another thread waits for a read in flight
         self._frames = 0
-        ms = int(options.timeout * 1000)
+        ms = int(options.timeout_s * 1000)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER, params)
         if not cap.isOpened():

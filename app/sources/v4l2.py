@@ -37,14 +37,14 @@ class V4L2Source(Source):
                               "v4l2-ctl --list-devices)", permanent=True)
         # OpenCV's V4L2 backend has no per-capture read timeout; it reads this variable once,
         # at its first select(), so the first camera's timeout is the one that applies.
-        os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(options.timeout))))
+        os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(options.timeout_s))))
         self._lock = threading.Lock()
         cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
         if not cap.isOpened():
             cap.release()
             raise SourceError(uri, f"cannot open {device} as a V4L2 camera (busy, no permission, or not a capture device)")
         # MJPEG first when a size is asked for: raw YUYV over USB 2 rarely reaches 720p at 30 fps.
-        codec = options.codec or ("MJPG" if options.width and options.height else None)
+        codec = "MJPG" if options.width and options.height else None
         if codec:
             cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*codec))
         if options.width:
