@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,19 +23,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.app.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
-DEADLINE_S = 90.0
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def write_config(path: Path, bundle: Path, **sections) -> Path:
