@@ -32,8 +32,11 @@ from models.engines import open_engine  # noqa: E402
 
 def read_clip(path: Path) -> list[np.ndarray]:
     """Every frame of the clip, read by the app's own file source."""
+    frames = []
     with open_source(str(path)) as source:
-        return list(iter(source.read, None))
+        while (frame := source.read()) is not None:
+            frames.append(frame)
+    return frames
 
 
 def bare_engine_fps(engine, frames: list[np.ndarray], count: int) -> float:
