@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -23,10 +24,11 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.app.conftest import wait_for
+from tests.app import conftest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+wait_for = functools.partial(conftest.wait_for, every=0.1)  # the browser is asked each time
 
 
 def write_config(path: Path, bundle: Path, **sections) -> Path:
