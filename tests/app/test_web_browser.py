@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -13,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,19 +24,11 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.app import conftest
+
 ROOT = Path(__file__).resolve().parents[2]
-DEADLINE_S = 90.0
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(conftest.wait_for, every=0.1)  # the browser is asked each time
 
 
 def write_config(path: Path, bundle: Path, **sections) -> Path:

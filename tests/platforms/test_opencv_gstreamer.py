@@ -1,9 +1,11 @@
 """The OpenCV-GStreamer capture path (what a Jetson uses: JetPack's cv2 has GStreamer) run for
 real with Debian's python3-opencv, also built with GStreamer, in a --system-site-packages venv:
-the same code the csi:// source runs on a Jetson."""
+the same code the csi:// source runs on a Jetson. What pip puts in that venv and the sources
+need (pydantic, requirements-jetson.txt) is linked from this interpreter's environment."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import textwrap
@@ -20,11 +22,12 @@ CHILD = textwrap.dedent(
     """
     import sys
     import cv2
-    from app.sources import SourceOptions, open_source
+    from app.sources import SourceOptions
+    from app.sources.gst import open_gst
     from app.sources.gst_opencv import OpenCVGstSource
 
     for uri in sys.argv[1:]:
-        with open_source(uri, SourceOptions(gst_backend="opencv")) as source:
+        with open_gst(uri, SourceOptions(), backend="opencv") as source:
             assert isinstance(source, OpenCVGstSource), type(source)
             frames = []
             while (frame := source.read()) is not None and len(frames) < 20:
@@ -32,6 +35,20 @@ CHILD = textwrap.dedent(
             print(len(frames), *frames[-1].shape, int(frames[-1].mean()))
     """
 )
+
+
+PIP_INSTALLED = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+                 "typing_inspection")
+
+
+def pip_installed(folder: Path) -> Path:
+    """A folder for PYTHONPATH with the pip-installed packages the sources import (no download)."""
+    folder.mkdir()
+    for name in PIP_INSTALLED:
+        origin = Path(importlib.util.find_spec(name).origin)
+        target = origin.parent if origin.name == "__init__.py" else origin
+        (folder / target.name).symlink_to(target)
+    return folder
 
 
 def system_opencv_with_gstreamer() -> str | None:
@@ -64,7 +81,8 @@ def test_opencv_gstreamer_capture_in_a_system_site_packages_venv(tmp_path: Path)
             " ! videoconvert",
             f"gst://filesrc location={clip} ! avidemux ! jpegdec ! videoconvert"]
     result = subprocess.run([str(venv / "bin" / "python"), "-c", CHILD, *uris], cwd=ROOT,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                            env={"PYTHONPATH": f"{ROOT}:{pip_installed(tmp_path / 'pip')}",
+                                 "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     white, video = (line.split() for line in result.stdout.splitlines())
