@@ -127,7 +127,16 @@ class ModelConfig(_Strict):
         return labels.final_activation(n_classes, self.activation)
 
 
-class AugmentConfig(_Strict):
+class _CropChecked(_Strict):
+    """A `crop` that must be a multiple of the stride (augmentation and its phases)."""
+
+    @field_validator("crop", check_fields=False)
+    @classmethod
+    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return _stride_size(value, "crop")
+
+
+class AugmentConfig(_CropChecked):
     crop: tuple[int, int] | None = Field(
         (320, 320), description="random crop [height, width], multiples of 32, taken from the "
         "image fitted to data.input_size; null trains on whole images padded to input_size")
@@ -140,23 +149,14 @@ class AugmentConfig(_Strict):
         "changes: brightness/contrast, gamma, hue/saturation, blur and sensor noise, for "
         "cameras and streets whose light differs from the training images'")
 
-    @field_validator("crop")
-    @classmethod
-    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        return _stride_size(value, "crop")
 
-
-class PhaseConfig(_Strict):
+class PhaseConfig(_CropChecked):
     """Switches augmentation from a given epoch on (e.g. full-size crops for the last epochs)."""
 
     from_epoch: int = Field(ge=1, description="first epoch of the phase, counted from 1 as logged")
     crop: tuple[int, int] | None = Field(None, description="the crop from then on (null: whole "
                                                            "images)")
 
-    @field_validator("crop")
-    @classmethod
-    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        return _stride_size(value, "crop")
 
 
 class TrainConfig(_Strict):
