@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def system_opencv_with_gstreamer() -> str | None:
         return "Debian's python3-opencv is not installed (apt-get install python3-opencv)"
     if not any("GStreamer" in line and "YES" in line for line in probe.stdout.splitlines()):
         return "the system's cv2 is built without GStreamer"
+    version = subprocess.run([str(SYSTEM_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=60).stdout.split()
+    if version != [str(part) for part in sys.version_info[:2]]:
+        # pydantic_core is compiled: the copy linked from here only loads in the same Python.
+        return (f"Debian's cv2 runs on the system Python {'.'.join(version)}, and this "
+                f"interpreter's pydantic is built for {sys.version_info[0]}.{sys.version_info[1]}; "
+                f"it runs under Python {'.'.join(version)}")
     return None
 
 
