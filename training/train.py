@@ -13,9 +13,7 @@ Run folder layout:
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 import signal
 import sys
 import time
@@ -30,6 +28,7 @@ from training.config import Config, ConfigError, dump_config
 from training.datasets.common import DatasetError
 from training.datasets.splits import Limited as Limited  # re-exported: evaluate uses it
 from training.framework import keras, tf
+from training.history import read_history, write_history_row
 from training.keras_model import save_json
 from training.loader import Loader
 from training.losses import build_loss, build_metrics
@@ -133,29 +132,6 @@ def _current_lr(model) -> float:
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
         lr = lr(model.optimizer.iterations)
     return float(keras.backend.get_value(lr))
-
-
-def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open() as handle:
-        # A column added later (a new metric, a resumed run of older code) is empty in the
-        # rows before it: left out of those rows, never a crash at the end of an epoch.
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(handle)]
-
-
-def write_history_row(path: Path, row: dict) -> None:
-    """Replace or add the row of this epoch; written to a temp file and renamed (crash-safe)."""
-    rows = [r for r in read_history(path) if int(r["epoch"]) != row["epoch"]] + [row]
-    rows.sort(key=lambda r: r["epoch"])
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 class LogProgress(keras.callbacks.Callback):
