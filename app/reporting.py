@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from app.stats import Stats
+from models.atomic import write_atomically
 
 log = logging.getLogger("app.pipeline")
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` to `path` through a temporary file: a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    """Write `data` to `path` whole: a reader never sees half a file."""
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 class StatsReporter:

@@ -8,8 +8,6 @@ that does not match, an unknown format, a key missing or of the wrong type) and 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from models.atomic import write_atomically
 from models.letterbox import STRIDE, fits_stride
 from models.palette import palette_for
 from models.settings_file import read_yaml
@@ -186,12 +185,7 @@ def write_bundle(bundle: Bundle) -> Path:
     _validate(bundle.to_manifest(), bundle.manifest_path)  # never write what cannot be read
     bundle.root.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(bundle.to_manifest(), sort_keys=False, default_flow_style=None, width=200)
-    fd, tmp = tempfile.mkstemp(dir=bundle.root, prefix=".model.", suffix=".yaml")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is meant to be copied and read
-    os.replace(tmp, bundle.manifest_path)
-    return bundle.manifest_path
+    return write_atomically(bundle.manifest_path, text, durable=True)
 
 
 def load_bundle(path: str | Path, verify: bool = True) -> Bundle:

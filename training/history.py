@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
+
+from models.atomic import write_atomically
 
 
 def read_history(path: Path) -> list[dict]:
@@ -18,13 +20,12 @@ def read_history(path: Path) -> list[dict]:
 
 
 def write_history_row(path: Path, row: dict) -> None:
-    """Replace or add the row of this epoch; written to a temp file and renamed (crash-safe)."""
+    """Replace or add the row of this epoch; the file is written whole (crash-safe)."""
     rows = [r for r in read_history(path) if int(r["epoch"]) != row["epoch"]] + [row]
     rows.sort(key=lambda r: r["epoch"])
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue(), durable=True)

@@ -3,9 +3,9 @@ a full saved model, or the architecture as JSON beside a weights file."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from models.atomic import write_atomically
 from models.errors import first_line
 from training.tf_env import keras, tf
 
@@ -39,12 +39,8 @@ def load_full_model(path: str | Path, compile: bool = False):
 
 
 def save_json(model, path: str | Path) -> Path:
-    """The architecture as JSON (model.to_json()), written to a temp file and renamed."""
-    path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(model.to_json())
-    os.replace(tmp, path)
-    return path
+    """The architecture as JSON (model.to_json()), written whole."""
+    return write_atomically(path, model.to_json(), durable=True)
 
 
 def load_json_model(json_path: str | Path, weights_path: str | Path):

@@ -14,12 +14,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from models.atomic import write_atomically
 from models.engines.base import EngineError
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,10 @@ class EngineCache:
         folder had before (built for another file, TensorRT or GPU). OSError when it cannot."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(key)
-        _write_atomically(path, blob)
+        write_atomically(path, blob, durable=True)
         about = {"format": FORMAT, **asdict(key), "input_shape": list(key.input_shape),
                  "bundle_root": str(bundle_root) if bundle_root else None, "bytes": len(blob)}
-        _write_atomically(path.with_suffix(".json"), json.dumps(about, indent=1).encode())
+        write_atomically(path.with_suffix(".json"), json.dumps(about, indent=1), durable=True)
         if bundle_root is not None:
             self._drop_stale(path, str(bundle_root))
         return path
@@ -100,27 +100,6 @@ class EngineCache:
                 with contextlib.suppress(OSError):
                     stale.unlink()
             log.info("tensorrt: removed the outdated engine %s", about.with_suffix(".engine").name)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # the rename itself survives a power cut only so
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def load_or_build(cache: EngineCache, key: CacheKey, build: Callable[[], bytes],

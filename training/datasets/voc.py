@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from models.atomic import write_atomically
 from models.palette import VOC_CLASSES, VOC_VOID, voc_palette
 from training.datasets.common import DatasetError, read_index_mask
 from training.datasets.pairs import ImageMaskPairs
@@ -224,14 +223,6 @@ class VOC(ImageMaskPairs):
     def _write_cache(path: Path, payload: dict[str, object]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # write then rename so a crash never leaves half a JSON file behind
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(payload, f)
-                os.replace(tmp, path)
-            except OSError:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(path, json.dumps(payload))  # a crash never leaves half a file
         except OSError as exc:
             log.info("VOC id cache not written (%s): %s", path, exc)
