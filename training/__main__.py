@@ -191,6 +191,9 @@ def _train(args) -> int:
 
     logging.getLogger("training").info("memory allocator: %s", active_allocator())
     cluster = None
+    if config.train.distribute != "none":  # tf.distribute logs each traced all-reduce, and
+        # the traceback of every aborted collective, at INFO: its warnings and errors remain
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
     if config.train.distribute == "multi_worker":
         from training.cluster import read_cluster
 

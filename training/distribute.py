@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -138,30 +139,57 @@ def batches(loader: Loader, strategy: tf.distribute.Strategy, epochs: Iterable[i
             before_epoch: Callable[[int], None] | None = None):
     """Every step of `epochs` of the loader for `strategy`: each replica gets its piece of each
     global batch, and each worker reads only its replicas' pieces."""
-    steps = len(loader)
     epochs = list(epochs)
+    return strategy.distribute_datasets_from_function(
+        lambda context: replica_batches(loader, context, epochs, before_epoch))
 
-    def pipeline(context: tf.distribute.InputContext):
-        pieces = context.num_replicas_in_sync
-        local = pieces // context.num_input_pipelines
-        mine = range(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
 
-        def generate():
-            for epoch in epochs:
-                if before_epoch is not None:
-                    before_epoch(epoch)
-                for step in range(steps):
-                    for piece in mine:
-                        yield loader.read_batch(loader.batch_ids(epoch, step, piece, pieces),
-                                                epoch)
+def replica_batches(loader: Loader, context: tf.distribute.InputContext, epochs: list[int],
+                    before_epoch: Callable[[int], None] | None = None) -> tf.data.Dataset:
+    """The dataset of one input pipeline (worker): for each step, the pieces of the global
+    batch its replicas train on, in replica order (tf.distribute deals them out in turn)."""
+    pieces = context.num_replicas_in_sync
+    local = pieces // context.num_input_pipelines
+    mine = range(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
+    steps = len(loader)
 
-        size = loader.batch_size // pieces
-        channels = labels.output_channels(loader.n_classes) + 1
-        signature = (tf.TensorSpec((size, None, None, 3), tf.float32),
-                     tf.TensorSpec((size, None, None, channels), tf.float32))
-        return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    def generate():
+        for epoch in epochs:
+            if before_epoch is not None:
+                before_epoch(epoch)  # read ahead of training: the epoch's own transform
+            for step in range(steps):
+                for piece in mine:
+                    yield loader.read_batch(loader.batch_ids(epoch, step, piece, pieces), epoch)
 
-    return strategy.distribute_datasets_from_function(pipeline)
+    size = loader.batch_size // pieces
+    channels = labels.output_channels(loader.n_classes) + 1
+    signature = (tf.TensorSpec((size, None, None, 3), tf.float32),
+                 tf.TensorSpec((size, None, None, channels), tf.float32))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+
+
+def lost_peer(error: Exception, timeout_s: float | None) -> str:
+    """What TensorFlow's long collective error says happened, in a few words."""
+    text = str(error)
+    if isinstance(error, tf.errors.DeadlineExceededError):
+        return (f"a collective waited more than train.collective_timeout_s ({timeout_s:g} s) "
+                f"for the other workers")
+    unhealthy = re.search(r"unhealthy.*?/job:(\w+)/replica:\d+/task:(\d+)", text, re.S)
+    if unhealthy:
+        return f"{unhealthy[1]} {unhealthy[2]} stopped sending heartbeats"
+    peer = re.search(r"remote target /job:(\w+)/replica:\d+/task:(\d+)", text)
+    if peer:
+        return f"{peer[1]} {peer[2]} stopped answering ({_grpc_message(text)})"
+    address = re.search(r"ipv4:([\d.]+:\d+)", text)
+    if address:
+        return f"{address[1]} stopped answering ({_grpc_message(text)})"
+    return f"{type(error).__name__}: {_grpc_message(text)}"
+
+
+def _grpc_message(text: str) -> str:
+    found = re.search(r'grpc_message:"([^"]+)"', text) or re.search(
+        r"Collective ops is aborted by: ([^\n]+)", text)
+    return (found[1] if found else text.strip().splitlines()[-1])[:120]
 
 
 def write_folder(out: Path, distribution: Distribution) -> Path:

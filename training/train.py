@@ -35,6 +35,7 @@ from training.distribute import (
     Distribution,
     batches,
     check_batch,
+    lost_peer,
     make_distribution,
     remove_write_folder,
     val_batch_size,
@@ -384,10 +385,10 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
             raise DatasetError(str(found)) from error  # one line, not TensorFlow's traceback
         if distribution.multi_worker and isinstance(error, PEER_ERRORS):
             lost = True
-            raise WorkerLost(f"{distribution.cluster.task}: lost the other workers "
-                             f"({type(error).__name__}: {first_line(error)[:160]}); the last "
-                             f"saved state is in {out / 'state'}: rerun every worker with "
-                             f"--resume") from None
+            reason = lost_peer(error, config.train.collective_timeout_s)
+            raise WorkerLost(f"{distribution.cluster.task}: lost the other workers ({reason}); "
+                             f"the last saved state is in {out / 'state'}: rerun every worker "
+                             f"with --resume") from None
         raise
     finally:
         if not lost:  # saving reads variables all workers hold: not without the others
