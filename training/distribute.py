@@ -206,9 +206,18 @@ def remove_write_folder(folder: Path, out: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def weights_digest(model) -> str:
-    """A short hash of every weight: the same on every worker when the replicas agree."""
+def saved_weights_digest(path: Path) -> str:
+    """A short hash of every weight in a saved Keras .h5 file, in the file's order: the same on
+    every worker when the replicas agree (read back from the file: reading the model's
+    variables again would be one all-reduce per BatchNorm statistic)."""
+    import h5py
+    import numpy as np
+
     digest = hashlib.sha256()
-    for weight in model.get_weights():
-        digest.update(weight.tobytes())
+    with h5py.File(path, "r") as handle:
+        group = handle.get("model_weights", handle)
+        for layer in group.attrs["layer_names"]:
+            weights = group[layer]
+            for name in weights.attrs["weight_names"]:
+                digest.update(np.asarray(weights[name]).tobytes())
     return digest.hexdigest()[:16]

@@ -38,8 +38,8 @@ from training.distribute import (
     lost_peer,
     make_distribution,
     remove_write_folder,
+    saved_weights_digest,
     val_batch_size,
-    weights_digest,
     write_folder,
 )
 from training.framework import keras, tf
@@ -395,7 +395,8 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
             final = float32_copy(config, model) if mixed else model
             final.save(str(folder / "model.h5"), include_optimizer=False)
     if distribution.multi_worker:
-        log.info("%s: weights sha256 %s", distribution.cluster.task, weights_digest(model))
+        log.info("%s: weights sha256 %s", distribution.cluster.task,
+                 saved_weights_digest(folder / "model.h5"))
     if stopper.requested:
         log.warning("stopped at epoch %d; state saved in %s; continue with --resume",
                     int(epoch_var) + 1, out)
