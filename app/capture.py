@@ -15,16 +15,10 @@ from app.config import SourceSettings
 from app.frame import Frame
 from app.queues import LatestSlot, put_waiting
 from app.run_state import POLL_S, RunState
-from app.sources import Source, SourceError, SourceOptions, open_source
+from app.sources import Source, SourceError, open_source
 from app.stats import Stats
 
 log = logging.getLogger("app.pipeline")
-
-
-def source_options(settings: SourceSettings) -> SourceOptions:
-    s = settings
-    return SourceOptions(width=s.width, height=s.height, fps=s.fps, flip=s.flip, loop=s.loop,
-                         timeout=s.timeout_s, latency=s.latency_ms, realtime=s.realtime)
 
 
 class Capture:
@@ -48,7 +42,7 @@ class Capture:
             self.state.beat("capture")
             self._attempts += 1
             try:
-                source = open_source(self.settings.uri, source_options(self.settings))
+                source = open_source(self.settings.uri, self.settings)
             except SourceError as error:
                 if error.permanent and self._attempts == 1:
                     # A pipeline that cannot parse, a device that is not there at start: the

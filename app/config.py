@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.sources.base import SourceOptions
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
 
@@ -29,18 +30,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SourceSettings(_Section):
+class _SourceUri(_Section):
     uri: str = Field("test://", description="csi://0, v4l2:///dev/video0, file://clip.mp4, rtsp://..., gst://..., test://")
-    width: int | None = Field(None, gt=0, description="capture width (cameras, test://)")
-    height: int | None = Field(None, gt=0, description="capture height")
-    fps: float | None = Field(None, ge=0, description="capture rate; pacing for files when realtime")
-    flip: int = Field(0, ge=0, le=7, description="CSI nvvidconv flip-method")
-    loop: bool = Field(False, description="restart files and image folders at the end")
-    realtime: bool = Field(False, description="pace files and folders to their frame rate")
-    timeout_s: float = Field(5.0, gt=0, description="no frame for this long = camera offline")
-    latency_ms: int = Field(200, ge=0, description="rtsp jitter buffer")
-    reconnect_initial_s: float = Field(1.0, gt=0, description="first wait before reopening")
-    reconnect_max_s: float = Field(30.0, gt=0, description="cap of the exponential backoff")
 
     @field_validator("uri")
     @classmethod
@@ -48,6 +39,14 @@ class SourceSettings(_Section):
         if not uri.strip():
             raise ValueError("empty source URI")
         return uri
+
+
+class SourceSettings(SourceOptions, _SourceUri):
+    """The `source:` section: the URI, the source's own options (app/sources/base.py) and the
+    reconnect backoff. The bases' order keeps `uri` first among the keys an error lists."""
+
+    reconnect_initial_s: float = Field(1.0, gt=0, description="first wait before reopening")
+    reconnect_max_s: float = Field(30.0, gt=0, description="cap of the exponential backoff")
 
 
 class ModelSettings(_Section):

@@ -247,14 +247,13 @@ def _encoder_choice(requested: str, have: dict[str, bool | None]) -> str | None:
 
 
 def _source_elements(config: AppConfig) -> list[str]:
-    from app.sources import SourceOptions
     from app.sources.base import SourceError
     from app.sources.gst_support import element_names
 
     uri = config.source.uri.strip()
     scheme, sep, rest = uri.partition("://")
     scheme = scheme.lower() if sep else ""
-    options = SourceOptions()
+    options = config.source  # the source section is the options
     try:
         if scheme == "csi":
             from app.sources.csi import csi_pipeline, sensor_id

@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,18 +25,17 @@ sys.path.insert(0, str(ROOT))
 from app.config import load_app_config  # noqa: E402
 from app.pipeline import Pipeline, RunOptions  # noqa: E402
 from app.segmenter import Segmenter  # noqa: E402
+from app.sources import open_source  # noqa: E402
 from models.bundle import load_bundle  # noqa: E402
 from models.engines import open_engine  # noqa: E402
 
 
 def read_clip(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
+    """Every frame of the clip, read by the app's own file source."""
     frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    with open_source(str(path)) as source:
+        while (frame := source.read()) is not None:
+            frames.append(frame)
     return frames
 
 

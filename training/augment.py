@@ -98,6 +98,8 @@ def _train_steps(config: AugmentConfig, crop: tuple[int, int] | None,
     if config.color_jitter > 0:
         j = config.color_jitter
         steps.append(A.ColorJitter(brightness=j, contrast=j, saturation=j, hue=j / 8, p=0.8))
+    if config.photometric > 0:
+        steps += photometric_steps(config.photometric)
     if crop is not None:
         height, width = crop  # multiples of the stride: checked when the config was read
         steps += [
@@ -113,6 +115,22 @@ def _train_steps(config: AugmentConfig, crop: tuple[int, int] | None,
     else:
         steps.append(_pad_to(*input_size))
     return steps
+
+
+def photometric_steps(strength: float) -> list[A.BasicTransform]:
+    """Light, colour and sensor changes scaled by `strength` (0-1): a dusk or overcast street, a
+    cheaper camera. Geometry untouched, so the mask needs nothing."""
+    s = strength
+    return [
+        A.RandomBrightnessContrast(brightness_limit=0.4 * s, contrast_limit=0.4 * s, p=0.8),
+        A.RandomGamma(gamma_limit=(100 - 40 * s, 100 + 80 * s), p=0.5),  # above 100 darkens
+        A.HueSaturationValue(hue_shift_limit=10 * s, sat_shift_limit=40 * s,
+                             val_shift_limit=20 * s, p=0.5),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))],
+                p=0.3 * s),
+        A.GaussNoise(std_range=(0.01, 0.01 + 0.05 * s), p=0.3 * s),
+        A.ToGray(p=0.05 * s),
+    ]
 
 
 def eval_transform(input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> Transform:

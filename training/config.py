@@ -127,7 +127,16 @@ class ModelConfig(_Strict):
         return labels.final_activation(n_classes, self.activation)
 
 
-class AugmentConfig(_Strict):
+class _CropChecked(_Strict):
+    """A `crop` that must be a multiple of the stride (augmentation and its phases)."""
+
+    @field_validator("crop", check_fields=False)
+    @classmethod
+    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return _stride_size(value, "crop")
+
+
+class AugmentConfig(_CropChecked):
     crop: tuple[int, int] | None = Field(
         (320, 320), description="random crop [height, width], multiples of 32, taken from the "
         "image fitted to data.input_size; null trains on whole images padded to input_size")
@@ -135,24 +144,19 @@ class AugmentConfig(_Strict):
     rotate: float = Field(10.0, description="max rotation in degrees")
     flip: bool = Field(True, description="random horizontal flips")
     color_jitter: float = Field(0.2, description="brightness/contrast/saturation strength")
+    photometric: float = Field(
+        0.0, ge=0.0, le=1.0, description="strength (0 off, 1 strong) of the light and weather "
+        "changes: brightness/contrast, gamma, hue/saturation, blur and sensor noise, for "
+        "cameras and streets whose light differs from the training images'")
 
-    @field_validator("crop")
-    @classmethod
-    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        return _stride_size(value, "crop")
 
-
-class PhaseConfig(_Strict):
+class PhaseConfig(_CropChecked):
     """Switches augmentation from a given epoch on (e.g. full-size crops for the last epochs)."""
 
     from_epoch: int = Field(ge=1, description="first epoch of the phase, counted from 1 as logged")
     crop: tuple[int, int] | None = Field(None, description="the crop from then on (null: whole "
                                                            "images)")
 
-    @field_validator("crop")
-    @classmethod
-    def _crop_stride(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        return _stride_size(value, "crop")
 
 
 class TrainConfig(_Strict):
@@ -162,8 +166,9 @@ class TrainConfig(_Strict):
     lr_schedule: Literal["constant", "cosine"] = Field(
         "cosine", description="cosine decays to min_learning_rate over the run")
     min_learning_rate: float = Field(1e-5, description="the cosine schedule's end")
-    loss: Literal["dice", "focal", "dice+focal", "crossentropy"] = Field(
-        "dice+focal", description="void pixels never count; one class uses the binary forms")
+    loss: Literal["dice", "focal", "dice+focal", "crossentropy", "dice+crossentropy"] = Field(
+        "dice+focal", description="void pixels never count; one class uses the binary forms; "
+        "class_weights weigh Dice and cross-entropy (class-balanced), not focal")
     class_weights: list[float] | Literal["auto"] | None = Field(
         None, description="one weight per output channel (classes, then background with "
         "several classes), or auto (median-frequency balancing)")

@@ -7,6 +7,9 @@ training/quantize.py) -> parity of each format's labels against the fp32 labels 
 -> with --eval-data, every format and fp32 scored on a labelled split -> model.yaml. A bundle
 whose parity is under --min-parity, or whose int8 mIoU is more than --max-miou-drop points under
 fp32 (unless --allow-miou-drop), gets no model.yaml, so nothing can load it by mistake.
+
+The checks before TensorFlow are training/convert_plan.py, parity and accuracy
+training/convert_checks.py; this module runs the conversion.
 """
 
 from __future__ import annotations
@@ -14,171 +17,30 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from models.bundle import (
-    FORMAT_PRECISION,
-    FORMATS,
-    MANIFEST,
-    Bundle,
-    digest,
-    make_bundle,
-    write_bundle,
-)
-from models.engines import Engine
-from models.labels import label_names, labels_from_probabilities
+from models.bundle import FORMATS, MANIFEST, Bundle, digest, make_bundle, write_bundle
+from models.labels import label_names
 from models.palette import palette_for
-from models.parity import agreement, sample_frames
-from training.checkpoint import (
-    DEFAULT_INPUT_SIZE,
-    Checkpoint,
-    CheckpointError,
-    parse_input_size,
-    read_checkpoint,
+from models.parity import sample_frames
+from training.checkpoint import Checkpoint, CheckpointError
+from training.convert_checks import check_miou_drop, labels_of, parity_of, split_accuracy
+from training.convert_plan import (
+    INT8_FORMATS,
+    AccuracyError,
+    ConvertError,
+    ConvertOptions,
+    ParityError,
+    Plan,
+    plan,
 )
 
 log = logging.getLogger("training.convert")
 
-DEFAULT_FORMATS = ("tflite", "onnx")
 PARITY_FRAMES = 8
-INT8_FORMATS = tuple(fmt for fmt, precision in FORMAT_PRECISION.items() if precision == "int8")
-DEFAULT_MAX_MIOU_DROP = 1.0  # points of mIoU an int8 file may lose against fp32
-
-
-class ConvertError(ValueError):
-    """A flag or input the user can fix; one line, exit status 2."""
-
-
-class ParityError(RuntimeError):
-    """An fp16 model that disagrees with fp32 too often; one line, exit status 1."""
-
-
-class AccuracyError(ConvertError):
-    """An int8 file that loses more mIoU than allowed; one line, exit status 2."""
-
-
-@dataclass
-class ConvertOptions:
-    checkpoint: str
-    out: str
-    config: str | None = None
-    formats: str | tuple[str, ...] = DEFAULT_FORMATS
-    input_size: str | None = None  # "HxW"; rounded up to multiples of the stride (32)
-    output: str = "labels"
-    min_parity: float = 0.995
-    samples: str | None = None
-    name: str | None = None
-    metrics: str | None = None  # JSON/YAML scores from `python -m training evaluate --json`
-    calibration: str | None = None  # folder or glob of training images (int8 formats)
-    calibration_count: int = 200
-    calibration_seed: int = 0
-    eval_data: str | None = None  # data set root to score every format and fp32 on
-    eval_split: str = "val"
-    eval_config: str | None = None  # its data config (default: the checkpoint's, root replaced)
-    max_miou_drop: float = DEFAULT_MAX_MIOU_DROP
-    allow_miou_drop: bool = False
-
-
-@dataclass(frozen=True)
-class Plan:
-    source: Checkpoint
-    out: Path
-    name: str
-    height: int
-    width: int
-    formats: tuple[str, ...]
-    metrics: dict[str, Any] | None
-    calibration: Any = None  # training.quantize.CalibrationSet, for int8 formats
-    split: Any = None  # training.scoring.Split, with --eval-data
-
-
-def plan(options: ConvertOptions) -> Plan:
-    """Everything checkable before TensorFlow is imported."""
-    formats = parse_formats(options.formats)
-    if options.output not in ("labels", "probabilities"):
-        raise ConvertError(f"--output: must be labels or probabilities, got {options.output!r}")
-    if not 0.0 <= options.min_parity <= 1.0:
-        raise ConvertError(f"--min-parity: must be a fraction 0..1, got {options.min_parity}")
-    source = read_checkpoint(options.checkpoint, options.config)
-    if options.input_size:
-        height, width = parse_input_size(options.input_size)
-    else:
-        height, width = source.input_size or DEFAULT_INPUT_SIZE
-    out = Path(options.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ConvertError(f"--out: {out} exists and is not a folder")
-    if options.samples:
-        sample_frames(options.samples, 32, 32, count=1)  # fail now, not after a minute of export
-    metrics = _read_metrics(Path(options.metrics)) if options.metrics else None
-    calibration = _plan_int8(options, formats)
-    split = _open_eval_split(options, source) if options.eval_data else None
-    return Plan(source, out, options.name or out.resolve().name, height, width, formats, metrics,
-                calibration, split)
-
-
-def _plan_int8(options: ConvertOptions, formats: tuple[str, ...]):
-    if options.max_miou_drop < 0:
-        raise ConvertError(f"--max-miou-drop: must be 0 or more points, got {options.max_miou_drop}")
-    int8 = [fmt for fmt in formats if fmt in INT8_FORMATS]
-    if not int8:
-        return None
-    from training.quantize import CalibrationError, calibration_set
-
-    if options.output != "labels":
-        raise ConvertError(f"--formats {int8[0]}: int8 files give labels only (not --output "
-                           f"{options.output})")
-    if not options.calibration:
-        raise ConvertError(f"--formats {int8[0]}: give --calibration GLOB (training images the "
-                           f"int8 ranges are measured on)")
-    if not options.eval_data and not options.allow_miou_drop:
-        raise ConvertError(f"--formats {int8[0]}: give --eval-data ROOT (the split its mIoU "
-                           f"drop is measured on) or --allow-miou-drop")
-    try:
-        return calibration_set(options.calibration, options.calibration_count,
-                               options.calibration_seed)
-    except CalibrationError as error:
-        raise ConvertError(str(error)) from None
-
-
-def _open_eval_split(options: ConvertOptions, source: Checkpoint):
-    """The labelled split every format is scored on; fails now, not after the export."""
-    from training.scoring import open_split
-
-    if not Path(options.eval_data).expanduser().is_dir():
-        raise ConvertError(f"--eval-data: {options.eval_data} is not a folder")
-    config = options.eval_config or (str(source.config) if source.config else None)
-    if config is None:
-        raise ConvertError("--eval-data: give --eval-config (no training config for the "
-                           "checkpoint)")
-    return open_split(options.eval_data, options.eval_split, config=config)
-
-
-def parse_formats(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    names = [f.strip() for f in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
-    if not names:
-        raise ConvertError(f"--formats: give at least one of {', '.join(FORMATS)}")
-    for name in names:
-        if name not in FORMATS:
-            raise ConvertError(f"--formats: unknown format {name!r} (known: {', '.join(FORMATS)})")
-    return tuple(dict.fromkeys(names))
-
-
-def _read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text())  # YAML reads the JSON evaluate writes, too
-    except (OSError, yaml.YAMLError) as error:
-        raise ConvertError(f"--metrics: cannot read {path} ({error})") from None
-    if not isinstance(raw, dict):
-        raise ConvertError(f"--metrics: {path} is not a mapping of scores")
-    keep = ("miou", "global_accuracy", "class_average_accuracy", "split", "samples")
-    return {k: raw[k] for k in keep if k in raw} or raw
 
 
 def convert(options: ConvertOptions) -> Bundle:
@@ -241,7 +103,7 @@ def convert(options: ConvertOptions) -> Bundle:
                  time.monotonic() - started)
 
     frames = sample_frames(options.samples, job.height, job.width, count=PARITY_FRAMES)
-    reference = np.concatenate([_labels(serve(frames[i:i + 1])) for i in range(len(frames))])
+    reference = np.concatenate([labels_of(serve(frames[i:i + 1])) for i in range(len(frames))])
     classes = label_names(source.classes)
     bundle = make_bundle(
         job.out, name=job.name, classes=classes, height=job.height,
@@ -255,7 +117,7 @@ def convert(options: ConvertOptions) -> Bundle:
             "schemes": {fmt: quantize.SCHEMES[fmt] for fmt in job.formats if fmt in INT8_FORMATS},
             "max_miou_drop": options.max_miou_drop,
         }
-    bundle.parity = {fmt: _parity(bundle, fmt, frames, reference) for fmt in job.formats}
+    bundle.parity = {fmt: parity_of(bundle, fmt, frames, reference) for fmt in job.formats}
     log.info("parity with fp32 Keras on %d %s frames: %s", len(frames),
              "sample" if options.samples else "synthetic",
              ", ".join(f"{fmt} {value:.4f}" for fmt, value in bundle.parity.items()))
@@ -269,106 +131,11 @@ def convert(options: ConvertOptions) -> Bundle:
             f"{job.out} has no {MANIFEST}"
         )
     if job.split is not None:
-        bundle.accuracy = _accuracy(bundle, job.split, serve)
+        bundle.accuracy = split_accuracy(bundle, job.split, serve)
         check_miou_drop(bundle, options, job.out)
     write_bundle(bundle)
     log.info("wrote %s", bundle.manifest_path)
     return bundle
-
-
-def _labels(out: dict) -> np.ndarray:
-    return labels_from_probabilities(next(iter(out.values())).numpy())
-
-
-def _parity(bundle: Bundle, fmt: str, frames: np.ndarray, reference: np.ndarray) -> float:
-    """Run the file the way the app will (its engine), on the CPU."""
-    if fmt == "tftrt":
-        return _tftrt_parity(bundle, frames, reference)
-    with _cpu_engine(bundle, fmt) as engine:
-        return agreement(engine.infer(frames), reference)
-
-
-def _cpu_engine(bundle: Bundle, fmt: str) -> Engine:
-    from models.engines.litert import LiteRTEngine
-    from models.engines.onnx import OnnxEngine
-
-    if fmt.startswith("tflite"):
-        return LiteRTEngine(bundle, fmt=fmt)
-    return OnnxEngine(bundle, providers=["cpu"], fmt=fmt)
-
-
-class _ServedEngine(Engine):
-    """The fp32 served graph in memory behind the Engine interface (the split's reference)."""
-
-    backend = "keras"
-    format = "keras"
-
-    def __init__(self, bundle: Bundle, serve) -> None:
-        super().__init__(bundle)
-        from training.framework import tf
-
-        self._tf, self._serve = tf, serve
-
-    def _run(self, frames: np.ndarray) -> np.ndarray:
-        return np.concatenate([_labels(self._serve(self._tf.constant(frames[i:i + 1])))
-                               for i in range(len(frames))])
-
-
-def _accuracy(bundle: Bundle, split, serve) -> dict[str, Any]:
-    """fp32 and every runnable file scored on the split; deltas in mIoU points against fp32."""
-    from training.scoring import score_engines
-
-    engines: dict[str, Engine] = {"fp32": _ServedEngine(bundle, serve)}
-    engines.update({fmt: _cpu_engine(bundle, fmt) for fmt in bundle.files if fmt != "tftrt"})
-    log.info("scoring fp32 and %s on %s %s (%d images)", ", ".join(list(engines)[1:]),
-             split.root, split.name, len(split))
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 25 == 0:
-            log.info("scored %d/%d", done, total)
-
-    scored = score_engines(split, engines, reference="fp32", progress=progress)
-    fp32 = scored["fp32"].scores
-    record: dict[str, Any] = {**split.describe(), "reference": "fp32 Keras (the checkpoint)",
-                              "fp32": {"miou": fp32.miou,
-                                       "global_accuracy": fp32.global_accuracy}}
-    for fmt, result in scored.items():
-        if fmt == "fp32":
-            continue
-        record[fmt] = {"miou": result.scores.miou,
-                       "global_accuracy": result.scores.global_accuracy,
-                       "miou_delta": round(100 * (result.scores.miou - fp32.miou), 3),
-                       "agreement": round(result.agreement or 0.0, 6)}
-        log.info("%s: mIoU %.2f (fp32 %.2f, delta %+.2f points), labels = fp32 on %.4f of "
-                 "pixels", fmt, 100 * result.scores.miou, 100 * fp32.miou,
-                 record[fmt]["miou_delta"], record[fmt]["agreement"])
-    for engine in engines.values():
-        engine.close()
-    return record
-
-
-def check_miou_drop(bundle: Bundle, options: ConvertOptions, out: Path) -> None:
-    accuracy = bundle.accuracy
-    worse = [(fmt, accuracy[fmt]["miou_delta"]) for fmt in bundle.files
-             if fmt in INT8_FORMATS and fmt in accuracy
-             and -accuracy[fmt]["miou_delta"] > options.max_miou_drop]
-    if not worse:
-        return
-    what = ", ".join(f"{fmt} {delta:+.2f}" for fmt, delta in worse)
-    message = (f"mIoU against fp32 on {accuracy['split']} of {accuracy['data']}: {what} points, "
-               f"more than --max-miou-drop {options.max_miou_drop}")
-    if options.allow_miou_drop:
-        log.warning("%s; kept (--allow-miou-drop)", message)
-        return
-    raise AccuracyError(f"{message}; {out} has no {MANIFEST} (--allow-miou-drop keeps it)")
-
-
-def _tftrt_parity(bundle: Bundle, frames: np.ndarray, reference: np.ndarray) -> float:
-    from training.framework import tf
-
-    serve = tf.saved_model.load(str(bundle.path_of("tftrt"))).signatures["serving_default"]
-    labels = [_labels(serve(tf.constant(frames[i:i + 1]))) for i in range(len(frames))]
-    return agreement(np.concatenate(labels), reference)
 
 
 def _provenance(source: Checkpoint, model, mode: str, job: Plan, options: ConvertOptions,
@@ -398,4 +165,4 @@ def _provenance(source: Checkpoint, model, mode: str, job: Plan, options: Conver
 
 
 __all__ = ["AccuracyError", "CheckpointError", "ConvertError", "ConvertOptions", "ParityError",
-           "convert", "plan"]
+           "check_miou_drop", "convert", "plan"]

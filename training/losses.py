@@ -19,10 +19,21 @@ def _split(y):
     return y[..., :-1], y[..., -1:]
 
 
-def _masked(fn, name: str, offset: float = 0.0):
+def _masked(fn, name: str, offset: float = 0.0, truth_only: bool = False):
+    """`fn` on the valid pixels. `truth_only` masks the truth alone: categorical cross-entropy
+    sums truth * log(prediction) (a zero truth row adds nothing) and renormalises the prediction,
+    which a zeroed row would turn into 0/0."""
     def wrapped(y, pr):
         gt, valid = _split(y)
-        return fn(gt * valid, pr * valid) + offset
+        return fn(gt * valid, pr if truth_only else pr * valid) + offset
+
+    wrapped.__name__ = name
+    return wrapped
+
+
+def _sum(first, second, name: str):
+    def wrapped(y, pr):
+        return first(y, pr) + second(y, pr)
 
     wrapped.__name__ = name
     return wrapped
@@ -41,10 +52,14 @@ def build_loss(config: TrainConfig, class_weights: list[float] | None, n_classes
         return _masked(dice, "dice_loss", offset)
     if config.loss == "focal":
         return _masked(focal, "focal_loss")
+    # Weighted (class-balanced) cross-entropy: each thin-class pixel weighs more, where Dice
+    # only weighs each class's overlap as a whole.
+    cce = sm.losses.BinaryCELoss() if binary else sm.losses.CategoricalCELoss(class_weights=weights)
+    cce_loss = _masked(cce, "crossentropy_loss", truth_only=not binary)
     if config.loss == "crossentropy":
-        cce = (sm.losses.BinaryCELoss() if binary
-               else sm.losses.CategoricalCELoss(class_weights=weights))
-        return _masked(cce, "crossentropy_loss")
+        return cce_loss
+    if config.loss == "dice+crossentropy":
+        return _sum(_masked(dice, "dice_loss", offset), cce_loss, "dice_crossentropy_loss")
     return _masked(dice + focal, "dice_focal_loss", offset)
 
 

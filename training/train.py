@@ -6,15 +6,14 @@ Run folder layout:
   checkpoints/epoch_NNN.weights.h5   the last few epochs (weights only)
   state/                    tf.train.Checkpoint of model + optimizer + epoch, for --resume
   model.h5                  the full model (no optimizer) at the end or on interruption
+  model.json                its architecture (model.to_json()), for any of the weights files
   history.csv, history.png  loss and IoU per epoch
   tensorboard/              TensorBoard logs
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 import signal
 import sys
 import time
@@ -43,6 +42,8 @@ from training.distribute import (
     write_folder,
 )
 from training.framework import keras, tf
+from training.history import read_history, write_history_row
+from training.keras_model import save_json
 from training.loader import Loader
 from training.losses import build_loss, build_metrics
 from training.model import preprocessing
@@ -171,26 +172,6 @@ def _current_lr(model) -> float:
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
         lr = lr(model.optimizer.iterations)
     return float(keras.backend.get_value(lr))
-
-
-def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open() as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
-def write_history_row(path: Path, row: dict) -> None:
-    """Replace or add the row of this epoch; written to a temp file and renamed (crash-safe)."""
-    rows = [r for r in read_history(path) if int(r["epoch"]) != row["epoch"]] + [row]
-    rows.sort(key=lambda r: r["epoch"])
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 class LogProgress(keras.callbacks.Callback):
@@ -394,6 +375,7 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
         if not lost:  # saving reads variables all workers hold: not without the others
             final = float32_copy(config, model) if mixed else model
             final.save(str(folder / "model.h5"), include_optimizer=False)
+            save_json(final, folder / "model.json")  # + any weights file: the manual's Jetson path
     if distribution.multi_worker:
         log.info("%s: weights sha256 %s", distribution.cluster.task,
                  saved_weights_digest(folder / "model.h5"))

@@ -269,6 +269,7 @@ class RtspOutput(Output):
             src.set_property("caps", self._Gst.Caps.from_string(self._caps))
             feed.caps = self._caps
         media.connect("unprepared", self._on_media_unprepared, feed)
+        media.get_element().get_parent().connect("deep-element-added", _unsynced_sinks)
         with self._lock:
             if self._closed:
                 return
@@ -300,6 +301,24 @@ class RtspOutput(Output):
             media.unprepare()
         self._loop.quit()
         return False  # run once
+
+
+def _unsynced_sinks(_bin: Any, _sub_bin: Any, element: Any) -> None:
+    """Keeps the sinks the server adds for each client (at SETUP) from syncing to the clock.
+
+    Frames are live and stamped as they enter, so a sink that waits for the clock only adds a
+    way to hang: about 1 client in 60 on a busy machine never got a frame, and gdb showed the
+    encoder's thread parked in the RTP sink's clock wait from the first buffer on. The server
+    sets "sync" again when a client plays (rate control), hence the notify."""
+    factory = element.get_factory()
+    if factory is not None and factory.get_name() in ("appsink", "multiudpsink"):
+        element.set_property("sync", False)
+        element.connect("notify::sync", _keep_unsynced)
+
+
+def _keep_unsynced(sink: Any, _spec: Any) -> None:
+    if sink.get_property("sync"):
+        sink.set_property("sync", False)
 
 
 def _packed_rows(image: np.ndarray) -> bytes:

@@ -73,7 +73,7 @@ def check_source(uri: str, options: SourceOptions | None = None) -> None:
     if scheme in ("csi", "rtsp", "rtsps", "gst"):
         from app.sources.gst import check_pipeline
 
-        check_pipeline(uri, _pipeline_text(scheme, uri, rest, options), options, name=redact(uri))
+        check_pipeline(uri, _pipeline_text(scheme, uri, rest, options), name=redact(uri))
         return
     if scheme == "v4l2" or (not sep and os.path.expanduser(uri).startswith("/dev/video")):
         from app.sources.v4l2 import device_path

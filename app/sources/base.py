@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.redact import redact as redact  # re-exported: the sources' one redaction function
 
@@ -31,45 +31,27 @@ class SourceError(Exception):
         super().__init__(f"{self.source}: {self.message}")
 
 
-@dataclass
-class SourceOptions:
-    """How to open a source. None means "the source's own default"."""
+class SourceOptions(BaseModel):
+    """How to open a source; the config's `source:` section is this plus the URI and the
+    reconnect backoff (app/config.py: SourceSettings). None means "the source's own default"."""
 
-    width: int | None = None  # requested capture size (cameras, test://); files keep theirs
-    height: int | None = None
-    fps: float | None = None  # capture rate; pacing rate for realtime files/images; 0 = unpaced
-    flip: int = 0  # CSI only: nvvidconv flip-method 0..7
-    loop: bool = False  # files and image folders restart at the end instead of ending
-    timeout: float = 5.0  # seconds without a frame before read() raises SourceError
-    latency: int = 200  # rtsp:// jitter buffer, milliseconds
-    codec: str | None = None  # v4l2:// FOURCC hint such as "MJPG" or "YUYV"
-    realtime: bool = False  # pace files/images to their fps instead of as fast as read
-    gst_backend: str = "auto"  # "auto" (OpenCV if built with GStreamer, else PyGObject), "opencv", "gi"
+    model_config = ConfigDict(extra="forbid")
 
-    def __post_init__(self) -> None:
-        for key in ("width", "height"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        if self.fps is not None and self.fps < 0:
-            raise ValueError(f"fps must be >= 0, got {self.fps!r}")
-        if not 0 <= self.flip <= 7:
-            raise ValueError(f"flip must be 0..7 (nvvidconv flip-method), got {self.flip!r}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
-        if self.latency < 0:
-            raise ValueError(f"latency must be >= 0 ms, got {self.latency!r}")
-        if self.codec is not None and len(self.codec) != 4:
-            raise ValueError(f"codec must be a 4-character FOURCC such as 'MJPG', got {self.codec!r}")
-        if self.gst_backend not in ("auto", "opencv", "gi"):
-            raise ValueError(f"gst_backend must be auto, opencv or gi, got {self.gst_backend!r}")
+    width: int | None = Field(None, gt=0, description="capture width (cameras, test://)")
+    height: int | None = Field(None, gt=0, description="capture height")
+    fps: float | None = Field(None, ge=0, description="capture rate; pacing for files when realtime")
+    flip: int = Field(0, ge=0, le=7, description="CSI nvvidconv flip-method")
+    loop: bool = Field(False, description="restart files and image folders at the end")
+    realtime: bool = Field(False, description="pace files and folders to their frame rate")
+    timeout_s: float = Field(5.0, gt=0, description="no frame for this long = camera offline")
+    latency_ms: int = Field(200, ge=0, description="rtsp jitter buffer")
 
 
 class Source(ABC):
     """One kind of frame source. Subclasses implement `_read` and `_close`.
 
     `read()` returns an (H, W, 3) uint8 BGR frame, or None when a finite stream has ended;
-    it raises SourceError when the source fails or no frame comes within `options.timeout`.
+    it raises SourceError when the source fails or no frame comes within `options.timeout_s`.
     """
 
     is_live: bool = False  # cameras and network streams are live; files and folders are not

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Literal
 
 import cv2
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # OpenCV's GStreamer backend finds its sink by a name that starts with "appsink".
 APPSINK_TAIL = "videoconvert ! video/x-raw,format=BGR ! appsink name=appsink drop=true max-buffers=1 sync=false"
+
+Backend = Literal["auto", "opencv", "gi"]  # auto: OpenCV if built with GStreamer, else PyGObject
 
 _APPSINK = re.compile(r"(?:^|!)\s*appsink(?:\s|$)")
 
@@ -59,7 +62,7 @@ def gi_available() -> bool:
     return True
 
 
-def choose_backend(preference: str) -> str:
+def choose_backend(preference: Backend) -> str:
     """'opencv' or 'gi'; SourceError saying what to install when neither can run GStreamer."""
     if preference == "opencv" or (preference == "auto" and opencv_has_gstreamer()):
         if not opencv_has_gstreamer():
@@ -73,21 +76,21 @@ def choose_backend(preference: str) -> str:
 
 
 def open_pipeline(uri: str, pipeline: str, options: SourceOptions, *, name: str | None = None,
-                  eos_on_close: bool = False, may_end: bool = True) -> Source:
-    """Run `pipeline` (which must contain an appsink) with the best backend available here."""
-    backend = _backend(name or uri, options)
+                  eos_on_close: bool = False, may_end: bool = True, backend: Backend = "auto") -> Source:
+    """Run `pipeline` (which must contain an appsink) with the best backend available here, or
+    the one `backend` names ("opencv", "gi"; the app always lets it choose)."""
+    backend = _backend(name or uri, backend)
     log.debug("%s: GStreamer via %s: %s", redact(name or uri), backend, redact(pipeline))
     if backend == "opencv":
         return OpenCVGstSource(uri, pipeline, options, name=name, may_end=may_end)
     return AppsinkSource(uri, pipeline, options, name=name, eos_on_close=eos_on_close)
 
 
-def check_pipeline(uri: str, pipeline: str, options: SourceOptions, *,
-                   name: str | None = None) -> None:
+def check_pipeline(uri: str, pipeline: str, *, name: str | None = None) -> None:
     """What can be known without starting the pipeline (no camera or stream is touched): it
     parses and every element is installed. Raises a permanent SourceError otherwise."""
     label = name or uri
-    if _backend(label, options) == "gi":
+    if _backend(label, "auto") == "gi":
         Gst = gst_modules()[0]
         parse_launch(label, pipeline).set_state(Gst.State.NULL)  # built, never started
         return
@@ -96,9 +99,9 @@ def check_pipeline(uri: str, pipeline: str, options: SourceOptions, *,
             raise SourceError(label, missing_element_message(element), permanent=True)
 
 
-def _backend(label: str, options: SourceOptions) -> str:
+def _backend(label: str, preference: Backend) -> str:
     try:
-        return choose_backend(options.gst_backend)
+        return choose_backend(preference)
     except SourceError as err:
         raise SourceError(label, err.message, permanent=err.permanent) from None
 
@@ -111,6 +114,6 @@ def gst_pipeline(uri: str) -> str:
     return ensure_appsink(pipeline)
 
 
-def open_gst(uri: str, options: SourceOptions) -> Source:
+def open_gst(uri: str, options: SourceOptions, *, backend: Backend = "auto") -> Source:
     """gst://PIPELINE: anything gst-launch-1.0 accepts; an appsink is appended if missing."""
-    return open_pipeline(uri, gst_pipeline(uri), options)
+    return open_pipeline(uri, gst_pipeline(uri), options, backend=backend)

@@ -54,7 +54,7 @@ class AppsinkSource(Source):
         super().__init__(uri, name)
         Gst, GstApp, self._GstVideo, _GLib = gst_modules()
         self._Gst = Gst
-        self.timeout = options.timeout
+        self.timeout = options.timeout_s
         self.pipeline_text = pipeline
         self._eos_on_close = eos_on_close
         self._error: str | None = None

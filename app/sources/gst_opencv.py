@@ -6,18 +6,18 @@ Not exercised by the tests on a machine whose OpenCV lacks GStreamer (PyPI wheel
 from __future__ import annotations
 
 import logging
-import threading
 
 import cv2
 import numpy as np
 
-from app.sources.base import Source, SourceError, SourceOptions, to_bgr
+from app.sources.base import SourceError, SourceOptions, to_bgr
+from app.sources.cv_capture import CvCaptureSource
 from app.sources.gst_support import element_available, element_names, missing_element_message
 
 log = logging.getLogger(__name__)
 
 
-class OpenCVGstSource(Source):
+class OpenCVGstSource(CvCaptureSource):
     is_live = True
 
     def __init__(self, uri: str, pipeline: str, options: SourceOptions, *, name: str | None = None,
@@ -25,9 +25,8 @@ class OpenCVGstSource(Source):
         super().__init__(uri, name)
         self.pipeline_text = pipeline
         self._may_end = may_end  # False for cameras and rtsp: a failed read is never a clean end
-        self._lock = threading.Lock()  # close() from another thread waits for a read in flight
         self._frames = 0
-        ms = int(options.timeout * 1000)
+        ms = int(options.timeout_s * 1000)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
         cap = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER, params)
         if not cap.isOpened():
@@ -38,7 +37,7 @@ class OpenCVGstSource(Source):
             cap.release()
             message, permanent = self._why_not_opened()
             raise SourceError(self.name, message, permanent=permanent)
-        self._cap: cv2.VideoCapture | None = cap
+        self._cap = cap
         log.info("opened %s (GStreamer via OpenCV)", self.name)
 
     def _why_not_opened(self) -> tuple[str, bool]:
@@ -51,10 +50,8 @@ class OpenCVGstSource(Source):
                 "why)"), False
 
     def _read(self) -> np.ndarray | None:
-        with self._lock:
-            if self._cap is None:
-                raise SourceError(self.name, "read() after close()")
-            ok, frame = self._cap.read()
+        with self._capture() as cap:
+            ok, frame = cap.read()
         if ok and frame is not None:
             self._frames += 1
             return to_bgr(frame)
@@ -65,9 +62,3 @@ class OpenCVGstSource(Source):
         if self._frames:
             raise SourceError(self.name, f"stream stopped after {self._frames} frames")
         raise SourceError(self.name, "no frame from the GStreamer pipeline (device missing, or it timed out)")
-
-    def _close(self) -> None:
-        with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None

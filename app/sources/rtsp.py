@@ -13,7 +13,7 @@ def quote(value: str) -> str:
 
 def rtsp_pipeline(uri: str, options: SourceOptions) -> str:
     return (
-        f"rtspsrc location={quote(uri)} latency={options.latency} ! decodebin ! "
+        f"rtspsrc location={quote(uri)} latency={options.latency_ms} ! decodebin ! "
         "videoconvert ! video/x-raw,format=BGR ! appsink name=appsink drop=true max-buffers=1 sync=false"
     )
 

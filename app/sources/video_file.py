@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 
 import cv2
 import numpy as np
 
-from app.sources.base import Pacer, Source, SourceError, SourceOptions, to_bgr
+from app.sources.base import Pacer, SourceError, SourceOptions, to_bgr
+from app.sources.cv_capture import CvCaptureSource
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0  # pacing rate when realtime is on and the file does not say
 
 
-class VideoFileSource(Source):
+class VideoFileSource(CvCaptureSource):
     """Read as fast as the consumer asks, unless `options.realtime` paces it to the file's fps."""
 
     is_live = False
@@ -28,17 +28,15 @@ class VideoFileSource(Source):
         self.loop = options.loop
         if not os.path.isfile(path):
             raise SourceError(uri, f"no such video file: {path}", permanent=True)
-        self._lock = threading.Lock()  # close() from another thread waits for a read in flight
-        self._cap = self._open()
-        file_fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self._cap = cap = self._open()
+        file_fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = file_fps if math.isfinite(file_fps) and file_fps > 0 else None
         pace = options.fps if options.fps is not None else (self.fps or DEFAULT_FPS)
         self._pacer = Pacer(pace if options.realtime else None)
         self._frames_this_pass = 0
         log.info("opened %s (%dx%d, %s fps, %d frames%s%s)", path,
-                 int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                 int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), self.fps or "?",
-                 int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+                 int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                 self.fps or "?", int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
                  ", loop" if self.loop else "", ", realtime" if options.realtime else "")
 
     def _open(self) -> cv2.VideoCapture:
@@ -51,25 +49,17 @@ class VideoFileSource(Source):
 
     def _read(self) -> np.ndarray | None:
         self._pacer.wait()
-        with self._lock:
-            if self._cap is None:
-                raise SourceError(self.name, "read() after close()")
-            ok, frame = self._cap.read()
+        with self._capture() as cap:
+            ok, frame = cap.read()
             if not ok and self.loop:
                 if self._frames_this_pass == 0:
                     raise SourceError(self.name, f"no frame could be decoded from {self.path}")
                 # Reopening is more reliable than seeking to 0 across containers and codecs.
-                self._cap.release()
-                self._cap = self._open()
+                cap.release()
+                self._cap = cap = self._open()
                 self._frames_this_pass = 0
-                ok, frame = self._cap.read()
+                ok, frame = cap.read()
             if not ok:
                 return None
             self._frames_this_pass += 1
             return to_bgr(frame)
-
-    def _close(self) -> None:
-        with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from string import Template
 
 import numpy as np
 from aiohttp import web
@@ -52,8 +53,8 @@ class Routes:
         self._frame_event: asyncio.Event | None = None
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_get("/", self.page("index.html"))
-        app.router.add_get("/recordings", self.page("recordings.html"))
+        app.router.add_get("/", self.page("live"))
+        app.router.add_get("/recordings", self.page("recordings"))
         app.router.add_static("/static/", STATIC, show_index=False, follow_symlinks=False)
         app.router.add_get("/stream.mjpg", self.stream)
         app.router.add_get("/api/stats", self.stats)
@@ -91,8 +92,12 @@ class Routes:
     # -- pages -------------------------------------------------------------------------------
 
     def page(self, name: str):
+        """static/page.html (head, style, navigation) around static/NAME.html, with NAME.js."""
+        html = Template((STATIC / "page.html").read_text()).substitute(
+            title=name, main=(STATIC / f"{name}.html").read_text().rstrip(), script=f"{name}.js")
+
         async def handler(_request: web.Request) -> web.StreamResponse:
-            return web.FileResponse(STATIC / name, headers=NO_STORE)
+            return web.Response(text=html, content_type="text/html", headers=NO_STORE)
         return handler
 
     # -- the live stream ---------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -39,6 +42,11 @@ class Engine(ABC):
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
+
+    def _choose_file(self, fmt: str | None) -> Path:
+        """Sets `format` to the bundle file this backend runs (choose_format); its path."""
+        self.format = choose_format(self.bundle, self.backend, fmt)
+        return self.bundle.path_of(self.format)
 
     @property
     def precision(self) -> str:
@@ -127,6 +135,14 @@ def check_class_count(bundle: Bundle, channels: int | None, model_file: str) -> 
         f"{bundle.manifest_path}: lists {n} classes but {model_file} outputs {channels} "
         f"channel{'s' if channels != 1 else ''}"
     )
+
+
+def import_runtime(backend: str, module: str, package: str, how: str) -> ModuleType:
+    """The runtime's module, or an EngineError naming the package to install and how."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise EngineError(f"{backend} backend: {package} is not installed ({how})") from None
 
 
 def loop_batch(run_one, frames: np.ndarray) -> np.ndarray:

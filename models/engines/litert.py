@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from models.bundle import Bundle, BundleError
-from models.engines.base import Engine, EngineError, check_class_count, choose_format, loop_batch
+from models.engines.base import Engine, check_class_count, import_runtime, loop_batch
 from models.errors import first_line
 
 log = logging.getLogger(__name__)
@@ -21,19 +21,14 @@ class LiteRTEngine(Engine):
 
     def __init__(self, bundle: Bundle, threads: int | None = None, fmt: str | None = None) -> None:
         super().__init__(bundle)
-        self.format = choose_format(bundle, self.backend, fmt)
-        path = bundle.path_of(self.format)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise EngineError(
-                "litert backend: ai-edge-litert is not installed (pip install ai-edge-litert)"
-            ) from None
+        path = self._choose_file(fmt)
+        interpreter = import_runtime(self.backend, "ai_edge_litert.interpreter", "ai-edge-litert",
+                                     "pip install ai-edge-litert")
         self.threads = threads or _cores()
         data = path.read_bytes()
         check_class_count(bundle, _read_channels(data, path), path.name)
         try:  # the default op resolver applies XNNPACK to every op it supports
-            self._interpreter = Interpreter(model_content=data, num_threads=self.threads)
+            self._interpreter = interpreter.Interpreter(model_content=data, num_threads=self.threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise BundleError(f"{path}: LiteRT cannot load it ({error})") from None

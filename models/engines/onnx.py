@@ -14,7 +14,7 @@ from models.engines.base import (
     Engine,
     EngineError,
     check_class_count,
-    choose_format,
+    import_runtime,
     loop_batch,
 )
 from models.engines.trt_cache import default_cache_dir
@@ -85,15 +85,9 @@ class OnnxEngine(Engine):
                  threads: int | None = None, cache_dir: str | Path | None = None,
                  fmt: str | None = None, spinning: bool = True) -> None:
         super().__init__(bundle)
-        self.format = choose_format(bundle, self.backend, fmt)
-        path = bundle.path_of(self.format)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise EngineError(
-                "onnx backend: onnxruntime is not installed (pip install onnxruntime, or "
-                "onnxruntime-gpu / the Jetson wheel for GPUs)"
-            ) from None
+        path = self._choose_file(fmt)
+        ort = import_runtime(self.backend, "onnxruntime", "onnxruntime", "pip install onnxruntime, "
+                             "or onnxruntime-gpu / the Jetson wheel for GPUs")
         chosen = choose_providers(providers, ort.get_available_providers())
         options = provider_options(chosen, cache_dir, self.precision)
         settings = ort.SessionOptions()

@@ -1,13 +1,56 @@
-"""Real test media for the app tests: a short video file and a folder of PNGs."""
+"""What the app tests share: real test media (a short video file, a folder of PNGs), the
+engine, an in-process config, polling with a generous deadline, a Pipeline run in a thread."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import pytest
+
+T = TypeVar("T")
+DEADLINE_S = 90.0  # generous: two busy cores; only a failing test waits this long
+
+
+def wait_for(condition: Callable[[], T], what: str | Callable[[], str],
+             timeout: float = DEADLINE_S, every: float = 0.05) -> T:
+    """Poll `condition` until it returns something true, and return that. At the deadline an
+    AssertionError names `what` (a callable is asked then, e.g. for the log so far)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+class PipelineThread:
+    """pipeline.run() in a thread (started at once); `code` gets its exit code."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        self.code: list[int] = []
+        self.thread = threading.Thread(target=lambda: self.code.append(pipeline.run()),
+                                       name="pipeline-run", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 20) -> int:
+        """A graceful stop that must end the run within `timeout`; the halt flag only makes
+        sure a failing test leaves no thread behind."""
+        self.pipeline.stop()
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.pipeline.halt.set()
+            self.thread.join(5)
+            raise AssertionError(f"pipeline.run() still running {timeout:.0f} s after stop()")
+        return self.code[0]
 
 
 def pipeline_config(**overrides):

@@ -20,6 +20,17 @@ def run_app(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def check_config_error(tmp_path: Path, text: str) -> tuple[Path, str]:
+    """`--check-config` on a config file holding `text`: exit 2 and one line; (file, line)."""
+    config = tmp_path / "app.yaml"
+    config.write_text(text)
+    result = run_app("--config", str(config), "--check-config")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return config, lines[0]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -32,14 +43,9 @@ def run_app(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path, text, expected):
-    config = tmp_path / "app.yaml"
-    config.write_text(text)
-    result = run_app("--config", str(config), "--check-config")
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert expected in lines[0]
-    assert str(config) in lines[0] or "nowhere/at/all" in lines[0]  # names the file either way
+    config, line = check_config_error(tmp_path, text)
+    assert expected in line
+    assert str(config) in line or "nowhere/at/all" in line  # names the file either way
 
 
 def test_missing_config_file(tmp_path):
@@ -65,12 +71,8 @@ def test_missing_clip_names_the_file(tmp_path, tiny_bundle):
     ],
 )
 def test_more_bad_values_are_one_line_and_exit_2(tmp_path, text, expected):
-    config = tmp_path / "app.yaml"
-    config.write_text(text)
-    result = run_app("--config", str(config), "--check-config")
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {config}: {expected}"), lines
+    config, line = check_config_error(tmp_path, text)
+    assert line.startswith(f"error: {config}: {expected}"), line
 
 
 def test_empty_section_with_a_flag_is_not_a_crash(tmp_path, tiny_bundle):

@@ -153,7 +153,7 @@ def send_key(display: str, title: str, key: str) -> None:
     )
 
 
-def screenshot_when(display: str, ready, timeout: float = 15.0) -> np.ndarray:
+def screenshot_when(display: str, ready, timeout: float = 60.0) -> np.ndarray:
     """Screenshots until `ready(shot)` holds or `timeout` passes (a loaded machine paints late);
     the last one is returned for the test's own assertions."""
     deadline = time.monotonic() + timeout

@@ -19,7 +19,7 @@ import pytest
 from test_display import send_key, xvfb  # noqa: F401 - the Xvfb fixture, shared
 
 from app.pipeline import RunOptions
-from tests.app.conftest import decode, pipeline_config
+from tests.app.conftest import PipelineThread, decode, pipeline_config, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,17 +80,28 @@ def test_clip_is_segmented_and_recorded_frame_for_frame(tmp_path, tiny_bundle, c
     assert np.mean(agree) > 0.9, agree
 
 
-def test_sigterm_mid_recording_leaves_every_segment_playable(tmp_path, tiny_bundle):
+def record_test_pattern(tmp_path: Path, tiny_bundle: Path, segments: int,
+                        **popen) -> tuple[subprocess.Popen, Path]:
+    """`python -m app` recording test:// at 15 fps in 1 s segments, returned once `segments`
+    of them exist (killed if they never come); (process, recording folder)."""
     record = tmp_path / "rec"
     config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0},
                           source={"fps": 15, "width": 160, "height": 120})
     process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
                                            "--source", "test://", "--record", str(record),
-                                           "--headless"),
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while len(list(record.glob("*.mkv"))) < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
+                                           "--headless"), cwd=ROOT, **popen)
+    try:
+        wait_for(lambda: len(list(record.glob("*.mkv"))) >= segments, f"{segments} segments")
+    except AssertionError:
+        process.kill()
+        process.wait()
+        raise
+    return process, record
+
+
+def test_sigterm_mid_recording_leaves_every_segment_playable(tmp_path, tiny_bundle):
+    process, record = record_test_pattern(tmp_path, tiny_bundle, 3, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output[-3000:]
@@ -101,16 +112,8 @@ def test_sigterm_mid_recording_leaves_every_segment_playable(tmp_path, tiny_bund
 
 
 def test_sigkill_loses_at_most_the_open_segment(tmp_path, tiny_bundle):
-    record = tmp_path / "rec"
-    config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0},
-                          source={"fps": 15, "width": 160, "height": 120})
-    process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
-                                           "--source", "test://", "--record", str(record),
-                                           "--headless"),
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(list(record.glob("*.mkv"))) < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    process, record = record_test_pattern(tmp_path, tiny_bundle, 3, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     segments = sorted(record.glob("*.mkv"))
@@ -206,13 +209,6 @@ class StuckEngine:
         return self._engine.infer(frames)
 
 
-def run_in_thread(pipeline) -> tuple[threading.Thread, list[int]]:
-    code: list[int] = []
-    thread = threading.Thread(target=lambda: code.append(pipeline.run()), daemon=True)
-    thread.start()
-    return thread, code
-
-
 @pytest.mark.parametrize("source", ["live", "clip"])
 def test_output_thread_failure_ends_the_run_with_exit_1(engine, clip, source, caplog):
     """A Renderer bug: the producers (waiting for room, for a clip) must not keep the app up."""
@@ -230,10 +226,10 @@ def test_output_thread_failure_ends_the_run_with_exit_1(engine, clip, source, ca
 
     pipeline.renderer.annotate = annotate
     started = time.monotonic()
-    thread, code = run_in_thread(pipeline)
-    thread.join(20)
-    assert not thread.is_alive(), "the app hung after its output thread died"
-    assert code == [1] and isinstance(pipeline.error, RuntimeError)
+    running = PipelineThread(pipeline)
+    running.thread.join(20)
+    assert not running.thread.is_alive(), "the app hung after its output thread died"
+    assert running.code == [1] and isinstance(pipeline.error, RuntimeError)
     assert time.monotonic() - started < 10
     assert pipeline.threads_stopped
     assert "output thread failed" in caplog.text
@@ -259,16 +255,16 @@ def test_a_stuck_thread_does_not_keep_a_stopping_app_alive(engine, stage, caplog
         pipeline.renderer.annotate = annotate
     else:
         stuck, release = stuck_engine.stuck, stuck_engine.release
-    thread, code = run_in_thread(pipeline)
+    running = PipelineThread(pipeline)
     try:
         assert stuck.wait(30), f"the {stage} thread never got stuck"
         stopped = time.monotonic()
         pipeline.stop()
-        thread.join(30)
+        running.thread.join(30)
         took = time.monotonic() - stopped
     finally:
         release.set()
-    assert not thread.is_alive() and code == [0]
+    assert not running.thread.is_alive() and running.code == [0]
     bound = DRAIN_S + JOIN_S + (CLOSE_S if stage == "output" else 0)
     assert bound - JOIN_S - 0.5 < took < bound + 2, took
     assert not pipeline.threads_stopped
@@ -367,16 +363,8 @@ def test_source_size_change_mid_run_starts_a_new_segment(tmp_path, tiny_bundle):
 
 
 def test_second_sigint_stops_at_once_and_still_closes_the_segment(tmp_path, tiny_bundle):
-    record = tmp_path / "rec"
-    config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0},
-                          source={"fps": 15, "width": 160, "height": 120})
-    process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
-                                           "--source", "test://", "--record", str(record),
-                                           "--headless"),
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while not list(record.glob("*.mkv")) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    process, record = record_test_pattern(tmp_path, tiny_bundle, 1, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True)
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)

@@ -368,7 +368,8 @@ def test_a_gst_source_opened_after_a_recording_still_reads(tmp_path):
         import sys
         sys.path.insert(0, {tests!r})
         from app.recording import SegmentRecorder
-        from app.sources import SourceOptions, open_source
+        from app.sources import SourceOptions
+        from app.sources.gst import open_gst
         from test_recorder import FPS, SIZE, frame
 
         with SegmentRecorder(sys.argv[1], FPS, SIZE, segment_seconds=1) as rec:
@@ -376,7 +377,7 @@ def test_a_gst_source_opened_after_a_recording_still_reads(tmp_path):
                 rec.write(frame(i))
         assert rec.files, "no segment recorded"
         uri = "gst://videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48 ! videoconvert"
-        with open_source(uri, SourceOptions(gst_backend="gi")) as source:
+        with open_gst(uri, SourceOptions(), backend="gi") as source:
             frames = 0
             while source.read() is not None:
                 frames += 1

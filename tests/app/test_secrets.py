@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from app.redact import RedactingFilter, Redactor, passwords, redact
+from tests.app.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Zq9top@SECRETxyz"  # a raw "@": the userinfo ends at the LAST "@" before the host
@@ -141,15 +141,6 @@ def datagrams(sock: socket.socket) -> list[str]:
             return received
 
 
-def wait_for(condition, timeout: float = 60.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def run_until_offline_twice(uri: str, tmp_path: Path, bundle: Path,
                             notify: socket.socket) -> dict[str, str]:
     """Run the app at DEBUG on `uri` until it has reconnected twice and reported; SIGTERM.
@@ -167,8 +158,9 @@ def run_until_offline_twice(uri: str, tmp_path: Path, bundle: Path,
              "--stats-json", str(stats)],
             cwd=ROOT, stdout=stdout, stderr=stderr, env=env)
         try:
-            assert wait_for(lambda: out.read_text().count("camera offline") >= 2
-                            and stats.exists()), out.read_text()[-3000:]
+            wait_for(lambda: out.read_text().count("camera offline") >= 2 and stats.exists(),
+                     lambda: "two 'camera offline' lines and a report in:\n"
+                             + out.read_text()[-3000:])
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0, out.read_text()[-3000:]
         finally:

@@ -25,7 +25,7 @@ import yaml
 
 from app.notify import ServiceNotifier
 from app.pipeline import Pipeline, RunOptions
-from tests.app.conftest import pipeline_config
+from tests.app.conftest import PipelineThread, pipeline_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,24 +92,6 @@ def notifier_env(listener: Listener, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert notifier.enabled and notifier.watchdog_interval == pytest.approx(0.2)
     yield notifier
     notifier.close()
-
-
-class Runner:
-    """pipeline.run() in a thread; stop() is graceful, and the halt flag backs it up."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.code: list[int] = []
-        self.thread = threading.Thread(target=lambda: self.code.append(pipeline.run()),
-                                       name="pipeline-run", daemon=True)
-        self.thread.start()
-
-    def stop(self, timeout: float = 15) -> None:
-        self.pipeline.stop()
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            self.pipeline.halt.set()
-            self.thread.join(5)
 
 
 # -- a) the app as systemd runs it ----------------------------------------------------------
@@ -204,7 +186,7 @@ def test_hung_inference_stops_the_watchdog_pings(tiny_bundle, listener, notifier
     engine = open_engine(tiny_bundle, backend="litert")
     hanging = HangingEngine(engine, frames=30)  # about 1 s of frames at 30 fps
     pipeline = Pipeline(pipeline_config(), hanging, RunOptions(headless=True), notifier=notifier_env)
-    runner = Runner(pipeline)
+    runner = PipelineThread(pipeline)
     try:
         assert hanging.hanging.wait(60), "inference never reached the hang"
         hung_at = hanging.hung_at
@@ -242,7 +224,7 @@ def run_offline(tiny_bundle, seconds: float, notifier: ServiceNotifier) -> tuple
                            "source.reconnect_initial_s": 0.2, "source.reconnect_max_s": 0.5})
     pipeline = Pipeline(config, engine, RunOptions(headless=True), notifier=notifier)
     started = time.monotonic()
-    runner = Runner(pipeline)
+    runner = PipelineThread(pipeline)
     try:
         time.sleep(seconds)
     finally:

@@ -23,9 +23,15 @@ SHIPPED = ROOT / "models" / "camvid-unet"  # the real model: it takes a while to
 
 
 def start_app(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "app", "--log-level", "INFO", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # The app leaves SIGHUP ignored when it starts ignored (nohup, on purpose): these tests are
+    # about an app that was not, even when the tests themselves run under nohup.
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "app", "--log-level", "INFO", *args],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def read_until(process: subprocess.Popen, text: str) -> list[str]:

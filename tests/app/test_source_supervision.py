@@ -11,15 +11,11 @@ import json
 import logging
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-
-import pytest
 
 from app.config import load_app_config
 from app.pipeline import Pipeline, RunOptions
-from models.engines import open_engine
+from tests.app.conftest import PipelineThread, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,44 +27,11 @@ def config_for(uri: str, **overrides):
     return load_app_config(None, {**base, **overrides})
 
 
-def wait_for(condition, timeout: float = 60.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-@pytest.fixture
-def engine(tiny_bundle):
-    engine = open_engine(tiny_bundle, backend="litert")
-    yield engine
-    engine.close()
-
-
-class Running:
-    """pipeline.run() in a thread, stopped (and joined) by the test."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.code: list[int] = []
-        self.thread = threading.Thread(target=lambda: self.code.append(pipeline.run()),
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self) -> int:
-        self.pipeline.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
-        return self.code[0]
-
-
 def test_a_pipeline_that_never_parses_ends_the_run_at_the_first_open(engine, caplog):
     pipeline = Pipeline(config_for("gst://videotestsrc ! ! videoconvert (("), engine,
                         RunOptions(headless=True))
     with caplog.at_level(logging.WARNING):
-        running = Running(pipeline)
+        running = PipelineThread(pipeline)
         running.thread.join(30)  # before: "camera offline ... retrying" forever
     assert not running.thread.is_alive() and running.code == [1]
     assert pipeline.failure is not None and "syntax error" in pipeline.failure
@@ -78,9 +41,9 @@ def test_a_pipeline_that_never_parses_ends_the_run_at_the_first_open(engine, cap
 def test_a_stream_that_is_down_keeps_being_retried(engine, caplog):
     pipeline = Pipeline(config_for("rtsp://127.0.0.1:9/none"), engine, RunOptions(headless=True))
     with caplog.at_level(logging.WARNING):
-        running = Running(pipeline)
-        assert wait_for(lambda: sum("camera offline" in r.getMessage()
-                                    for r in caplog.records) >= 3)
+        running = PipelineThread(pipeline)
+        wait_for(lambda: sum("camera offline" in r.getMessage() for r in caplog.records) >= 3,
+                 "three 'camera offline' lines")
         assert running.thread.is_alive()
         assert running.stop() == 0
     assert pipeline.failure is None
@@ -96,10 +59,10 @@ def test_a_device_that_vanishes_after_the_start_keeps_being_retried(engine, tmp_
                    for r in caplog.records)
 
     with caplog.at_level(logging.WARNING):
-        running = Running(pipeline)
-        assert wait_for(lambda: offline("cannot open") >= 1)
+        running = PipelineThread(pipeline)
+        wait_for(lambda: offline("cannot open") >= 1, "'cannot open'")
         device.unlink()  # unplugged: now the error is the permanent kind, but not at start
-        assert wait_for(lambda: offline("no such device") >= 2)
+        wait_for(lambda: offline("no such device") >= 2, "two 'no such device'")
         assert running.thread.is_alive()
         assert running.stop() == 0
     assert pipeline.failure is None

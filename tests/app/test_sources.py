@@ -298,7 +298,7 @@ def test_gst_errors_at_start_and_while_running(tmp_path: Path) -> None:
     junk.write_bytes(bytes(range(256)) * 64)
     # typefind fails in the streaming thread: the error arrives on the bus during read().
     with open_source(f"gst://filesrc location={junk} ! decodebin ! videoconvert ! appsink",
-                     SourceOptions(timeout=3)) as source:
+                     SourceOptions(timeout_s=3)) as source:
         start = time.monotonic()
         with pytest.raises(SourceError, match="gst://filesrc") as err:
             source.read()
@@ -311,7 +311,7 @@ NEVER = ('gst://appsrc caps="video/x-raw,format=BGR,width=8,height=8,framerate=1
 
 
 def test_gst_no_frame_within_timeout() -> None:
-    with open_source(NEVER, SourceOptions(timeout=0.8)) as source:
+    with open_source(NEVER, SourceOptions(timeout_s=0.8)) as source:
         start = time.monotonic()
         with pytest.raises(SourceError, match="no frame within 0.8 s"):
             source.read()
@@ -319,7 +319,7 @@ def test_gst_no_frame_within_timeout() -> None:
 
 
 def test_close_from_another_thread_unblocks_read() -> None:
-    source = open_source(NEVER, SourceOptions(timeout=10))
+    source = open_source(NEVER, SourceOptions(timeout_s=10))
     threading.Timer(0.2, source.close).start()
     start = time.monotonic()
     with pytest.raises(SourceError, match="after close"):
@@ -358,10 +358,10 @@ def closed_port() -> int:
 
 def test_rtsp_to_closed_port_fails_fast_and_hides_password() -> None:
     uri = f"rtsp://admin:secret@127.0.0.1:{closed_port()}/stream"
-    assert f'location="{uri}" latency=50 ' in rtsp_pipeline(uri, SourceOptions(latency=50))
+    assert f'location="{uri}" latency=50 ' in rtsp_pipeline(uri, SourceOptions(latency_ms=50))
     start = time.monotonic()
     # Open or first read, whichever notices the refused connection.
-    with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout=2)) as source:
+    with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout_s=2)) as source:
         assert "secret" not in source.name
         source.read()
     assert time.monotonic() - start < 3
@@ -384,7 +384,7 @@ def test_rtsp_server_that_never_answers_times_out_and_closes_fast() -> None:
     with socket.socket() as server:  # accepts the TCP connection, never speaks RTSP
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        source = open_source(f"rtsp://127.0.0.1:{server.getsockname()[1]}/x", SourceOptions(timeout=1))
+        source = open_source(f"rtsp://127.0.0.1:{server.getsockname()[1]}/x", SourceOptions(timeout_s=1))
         start = time.monotonic()
         with pytest.raises(SourceError, match="no frame within 1 s"):
             source.read()
@@ -452,7 +452,7 @@ def test_what_can_never_work_is_permanent_at_check_and_at_open(uri: str, message
 def test_a_stream_that_is_down_is_not_permanent() -> None:
     uri = f"rtsp://127.0.0.1:{closed_port()}/x"
     check_source(uri)  # nothing is contacted at check time
-    with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout=2)) as source:
+    with pytest.raises(SourceError) as err, open_source(uri, SourceOptions(timeout_s=2)) as source:
         source.read()
     assert not err.value.permanent
 

@@ -9,7 +9,6 @@ import io
 import json
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,18 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import load_app_config
 from app.outputs import Output, Rendered
 from app.pipeline import Pipeline, RunOptions
-
-DEADLINE_S = 60.0  # generous: two busy cores
-
-
-def wait_for(condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.app.conftest import wait_for
 
 
 class Remember(Output):

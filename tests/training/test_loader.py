@@ -98,3 +98,33 @@ def test_full_image_phase_pads_to_the_input_instead_of_cropping():
     assert cropped.shape[:2] == (64, 64)
     assert whole.shape[:2] == whole_mask.shape == (128, 160)  # padded to the input size
     assert (whole_mask[100:] == PAD).all() and (whole_mask[:, 130:] == PAD).all()
+
+
+def test_photometric_augmentation_changes_the_light_and_never_the_labels():
+    """Strength 1 spans dusk to glare and keeps every label; 0 leaves the light alone."""
+    import albumentations as A
+
+    from training.augment import photometric_steps
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(60, 200, size=(64, 96, 3), dtype=np.uint8)
+    mask = rng.integers(0, 5, size=(64, 96), dtype=np.uint8)
+
+    def brightness(config: AugmentConfig) -> list[float]:
+        transform = train_transform(config, input_size=(64, 96))
+        ratios = []
+        for _ in range(60):
+            out_image, out_mask = transform(image, mask)
+            inside = out_mask != PAD  # the geometric steps pad some pixels
+            ratios.append(out_image[inside].mean() / image.mean())
+        return ratios
+
+    geometry_only = dict(crop=None, color_jitter=0.0)
+    plain = brightness(AugmentConfig(**geometry_only))
+    assert min(plain) > 0.95 and max(plain) < 1.05, (min(plain), max(plain))
+    strong = brightness(AugmentConfig(**geometry_only, photometric=1.0))
+    assert min(strong) < 0.75 and max(strong) > 1.2, (min(strong), max(strong))
+
+    light_only = A.Compose(photometric_steps(1.0))
+    for _ in range(20):
+        np.testing.assert_array_equal(light_only(image=image, mask=mask)["mask"], mask)

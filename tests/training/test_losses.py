@@ -24,8 +24,11 @@ def batch():
     return one_hot(labels), logits
 
 
-def _sm_masked(raw):
-    """segmentation_models' loss as is, on predictions masked to the valid pixels as ours are."""
+def _sm_masked(raw, truth_only=None):
+    """segmentation_models' loss as is, on predictions masked to the valid pixels as ours are
+    (the cross-entropy `truth_only` sees the truth masked only: its void rows are zero)."""
+    if truth_only is not None:
+        return lambda y, pr: raw(y[..., :-1], pr * y[..., -1:]) + truth_only(y[..., :-1], pr)
     return lambda y, pr: raw(y[..., :-1], pr * y[..., -1:])
 
 
@@ -38,7 +41,7 @@ def _loss_and_grad(loss, gt, logits):
     return float(value), tape.gradient(value, x).numpy()
 
 
-@pytest.mark.parametrize("kind", ["dice", "dice+focal"])
+@pytest.mark.parametrize("kind", ["dice", "dice+focal", "dice+crossentropy"])
 def test_weighted_dice_is_not_negative_and_keeps_its_gradients(batch, kind):
     from training.config import TrainConfig
     from training.framework import sm
@@ -56,9 +59,47 @@ def test_weighted_dice_is_not_negative_and_keeps_its_gradients(batch, kind):
     raw = sm.losses.DiceLoss(class_weights=WEIGHTS)
     if kind == "dice+focal":
         raw = raw + sm.losses.CategoricalFocalLoss()
-    raw_value, raw_grad = _loss_and_grad(_sm_masked(raw), gt, logits)
+    cce = None
+    if kind == "dice+crossentropy":  # the weights reach the cross-entropy too (class-balanced)
+        cce = sm.losses.CategoricalCELoss(class_weights=WEIGHTS)
+    raw_value, raw_grad = _loss_and_grad(_sm_masked(raw, cce), gt, logits)
     assert value == pytest.approx(raw_value + np.mean(WEIGHTS) - 1, abs=1e-5)
     np.testing.assert_allclose(grad, raw_grad, atol=1e-7)
+
+
+def test_class_balanced_crossentropy_weighs_a_thin_class_pixel_more(batch):
+    """The same wrong pixel costs more in a heavy-weighted (rare, thin) class than in a common
+    one, and without weights both cost the same."""
+    from training.config import TrainConfig
+    from training.losses import build_loss
+
+    labels = np.ones((1, 4, 4), np.int64)  # class 1 everywhere (weight 4.8) ...
+    labels[0, 0, 0] = 2  # ... but one pixel of class 2 (weight 8.8)
+    gt = one_hot(labels)
+    wrong = np.where(gt[..., :-1] > 0, 3.0, 0.0).astype(np.float32)  # right everywhere ...
+
+    def cost(weights, pixel) -> float:
+        logits = wrong.copy()
+        if pixel is not None:
+            logits[(0, *pixel)] = [0.0, 0.0, 0.0, 3.0]  # ... except this pixel says class 3
+        loss = build_loss(TrainConfig(loss="crossentropy"), weights)
+        return _loss_and_grad(loss, gt, logits)[0]
+
+    right = cost(WEIGHTS, None)  # the other pixels' small cost, the same in both
+    assert cost(WEIGHTS, (0, 0)) - right > 1.5 * (cost(WEIGHTS, (1, 1)) - right)  # 8.8 / 4.8
+    assert cost(None, (0, 0)) == pytest.approx(cost(None, (1, 1)), rel=1e-5)
+
+
+def test_crossentropy_is_finite_where_pixels_are_void(batch):
+    """The categorical form renormalises the prediction: on a zeroed void row that was 0/0."""
+    from training.config import TrainConfig
+    from training.losses import build_loss
+
+    gt, logits = batch
+    assert (gt[..., -1] == 0).any()  # the batch has void pixels
+    for kind in ("crossentropy", "dice+crossentropy"):
+        value, grad = _loss_and_grad(build_loss(TrainConfig(loss=kind), WEIGHTS), gt, logits)
+        assert np.isfinite(value) and value > 0 and np.isfinite(grad).all(), kind
 
 
 def test_unweighted_losses_are_unchanged(batch):

@@ -51,7 +51,8 @@ def trained_run(tmp_path_factory):
 
 def test_two_epoch_run_writes_every_artefact(trained_run):
     _, run = trained_run
-    for name in ("best.weights.h5", "model.h5", "config.yaml", "history.csv", "history.png",
+    for name in ("best.weights.h5", "model.h5", "model.json", "config.yaml", "history.csv",
+                 "history.png",
                  "checkpoints/epoch_001.weights.h5", "checkpoints/epoch_002.weights.h5"):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard").rglob("events.out.tfevents.*"))

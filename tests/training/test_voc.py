@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import training.datasets.pairs as pairs_module
 import training.datasets.voc as voc_module
 from models.palette import VOC_CLASSES, voc_palette
 from training.datasets.common import DatasetError, colors_to_index
@@ -235,7 +236,7 @@ def test_init_reads_no_files_without_the_scan(
 ) -> None:
     root, _ = voc_tree
     monkeypatch.setattr(voc_module, "read_index_mask", boom)
-    monkeypatch.setattr(voc_module, "read_rgb", boom)
+    monkeypatch.setattr(pairs_module, "read_rgb", boom)  # samples are read by the shared base
     ds = VOC(root, classes=["person"], only_with_classes=False)
     assert len(ds) == 5
 

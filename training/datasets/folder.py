@@ -16,14 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets.common import (
-    DatasetError,
-    check_pair,
-    one_hot,
-    read_index_mask,
-    read_rgb,
-)
-from training.datasets.names import ClassNames
+from training.datasets.common import DatasetError, read_index_mask
+from training.datasets.pairs import ImageMaskPairs
 
 __all__ = ["IMAGE_EXTENSIONS", "Folder"]
 
@@ -51,11 +45,14 @@ def _read_split(split_file: Path) -> list[str]:
     return ids
 
 
-class Folder(ClassNames):
+class Folder(ImageMaskPairs):
     """`ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)` for a user's folder pair.
 
     N = len(classes), plus a last background channel when there is more than one class. Only
     directory listings are read in __init__ (so a missing mask is reported before training).
+    `sample_indices` gives in index mode the mask file's values (`class_values` are the
+    classes, `void` the void value); in colour mode class k -> k, other colours ->
+    len(classes), void colour -> 255.
     """
 
     def __init__(
@@ -192,26 +189,12 @@ class Folder(ClassNames):
                 f"{self.mask_path(first)}{more}"
             )
 
-    # -- paths and samples ---------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def names(self) -> list[str]:
-        """Each sample's stem, as groups and split files name it."""
-        return list(self.ids)
-
+    # -- paths and masks -----------------------------------------------------------------------
     def image_path(self, i: int) -> Path:
         return self.images_dir / self.image_files[i]
 
     def mask_path(self, i: int) -> Path:
         return self.masks_dir / f"{self.ids[i]}{self.mask_suffix}"
-
-    def _index(self, i: int) -> int:
-        n = len(self.ids)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return i % n
 
     def _read_mask(self, i: int) -> np.ndarray:
         image_path, mask_path = self.image_path(i), self.mask_path(i)
@@ -227,31 +210,3 @@ class Folder(ClassNames):
             unknown=self.unknown_code,
             palette_as_index=False,  # a user's palette order need not match the class order
         )
-
-    def sample_indices(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(image (H,W,3) uint8 RGB, index mask (H,W) uint8).
-
-        Index mode: the mask file's values (`class_values` are the classes, `void` the void
-        value). Colour mode: class k -> k, other colours -> len(classes), void colour -> 255.
-        """
-        i = self._index(i)
-        image_path = self.image_path(i)
-        image = read_rgb(image_path)
-        mask = self._read_mask(i)
-        check_pair(image_path, self.mask_path(i), image, mask)
-        return image, mask
-
-    def void_mask(self, i: int) -> np.ndarray:
-        """(H, W) bool: True where the ground truth is void (all False without a void)."""
-        mask = self._read_mask(self._index(i))
-        if self.void is None:
-            return np.zeros(mask.shape, dtype=bool)
-        return mask == self.void
-
-    def encode(self, index_mask: np.ndarray) -> np.ndarray:
-        """One-hot encode an index mask from `sample_indices` (void all zeros)."""
-        return one_hot(index_mask, self.class_values, self.add_background, void=self.void)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = self.sample_indices(i)
-        return image, self.encode(mask)

@@ -25,14 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from models.palette import VOC_CLASSES, VOC_VOID, voc_palette
-from training.datasets.common import (
-    DatasetError,
-    check_pair,
-    one_hot,
-    read_index_mask,
-    read_rgb,
-)
-from training.datasets.names import ClassNames
+from training.datasets.common import DatasetError, read_index_mask
+from training.datasets.pairs import ImageMaskPairs
 
 __all__ = ["VOC", "read_ids", "resolve_voc_dir", "validate_voc_classes", "voc_split_file"]
 
@@ -119,7 +113,7 @@ def read_ids(split_file: Path) -> list[str]:
     return ids
 
 
-class VOC(ClassNames):
+class VOC(ImageMaskPairs):
     """PASCAL VOC segmentation: `ds[i] -> (image (H,W,3) uint8 RGB, mask (H,W,N) float32)`.
 
     N = len(classes), plus a last background channel when more than one class is chosen. Only
@@ -127,6 +121,7 @@ class VOC(ClassNames):
     class), which reads every mask of the split once to keep just the ids containing a chosen
     class, and caches that list as JSON in `cache_dir` (default root/.segcam-cache) so the next
     construction reads no masks. An unwritable cache dir only means no caching.
+    `sample_indices` gives the raw class-index mask (0..20, 255 void).
     """
 
     def __init__(
@@ -163,22 +158,18 @@ class VOC(ClassNames):
                 f"(masks in {self.masks_dir})"
             )
 
-    # -- paths and raw reads -------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def names(self) -> list[str]:
-        """Each sample's id, as groups and split files name it."""
-        return list(self.ids)
-
+    # -- paths and masks -----------------------------------------------------------------------
     def image_path(self, i: int) -> Path:
         return self.images_dir / f"{self.ids[i]}.jpg"
 
     def mask_path(self, i: int) -> Path:
         return self.masks_dir / f"{self.ids[i]}.png"
 
-    def _read_mask(self, path: Path) -> np.ndarray:
+    def _read_mask(self, i: int) -> np.ndarray:
+        return self._read_voc_mask(self.mask_path(i))
+
+    @staticmethod
+    def _read_voc_mask(path: Path) -> np.ndarray:
         mask = read_index_mask(
             path, colors=VOC_COLORS, void_color=VOC_VOID_COLOR, void=VOC_VOID, palette_as_index=True
         )
@@ -188,34 +179,6 @@ class VOC(ClassNames):
             mask = mask.copy()
             mask[stray] = VOC_VOID
         return mask
-
-    def _index(self, i: int) -> int:
-        n = len(self.ids)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return i % n
-
-    # -- samples -------------------------------------------------------------------------------
-    def sample_indices(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(image (H,W,3) uint8 RGB, raw class-index mask (H,W) uint8: 0..20, 255 void)."""
-        i = self._index(i)
-        image_path, mask_path = self.image_path(i), self.mask_path(i)
-        image = read_rgb(image_path)
-        mask = self._read_mask(mask_path)
-        check_pair(image_path, mask_path, image, mask)
-        return image, mask
-
-    def void_mask(self, i: int) -> np.ndarray:
-        """(H, W) bool: True where the ground truth is void (255) and evaluation must ignore it."""
-        return self._read_mask(self.mask_path(self._index(i))) == VOC_VOID
-
-    def encode(self, index_mask: np.ndarray) -> np.ndarray:
-        """One-hot encode an index mask from `sample_indices` (void all zeros)."""
-        return one_hot(index_mask, self.class_values, self.add_background, void=VOC_VOID)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = self.sample_indices(i)
-        return image, self.encode(mask)
 
     # -- only_with_classes scan and its cache --------------------------------------------------
     def _cache_path(self) -> Path:
@@ -246,7 +209,7 @@ class VOC(ClassNames):
             pass  # no cache or a broken one: scan
         kept = []
         for image_id in ids:
-            mask = self._read_mask(self.masks_dir / f"{image_id}.png")
+            mask = self._read_voc_mask(self.masks_dir / f"{image_id}.png")
             counts = np.bincount(mask.ravel(), minlength=256)  # one pass for all chosen classes
             if counts[self.class_values].any():
                 kept.append(image_id)
