@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--out", help="run folder (default runs/<name>)")
     train.add_argument("--data", help="override data.root")
+    train.add_argument("--distribute", choices=("none", "mirrored", "multi_worker"),
+                       help="override train.distribute (multi_worker: the cluster from TF_CONFIG)")
 
     evaluate = commands.add_parser("evaluate", help="per-class IoU, mIoU and accuracies")
     source = evaluate.add_mutually_exclusive_group(required=True)
@@ -125,7 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, ParityError):
             print(f"error: {error}", file=sys.stderr)
             return 1
+        if args.command == "train":
+            from training.train import WorkerLost
+
+            if isinstance(error, WorkerLost):
+                print(f"error: {error}", file=sys.stderr)
+                _exit_now(1)
         raise
+
+
+def _exit_now(code: int) -> None:
+    """End the process without TensorFlow's teardown: after a worker is lost it waits for that
+    worker (about 90 s measured), and the state is saved already."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _convert(args) -> int:
@@ -162,6 +180,8 @@ def _train(args) -> int:
         overrides["train.epochs"] = args.epochs
     if args.data:
         overrides["data.root"] = str(Path(args.data).resolve())
+    if args.distribute:
+        overrides["train.distribute"] = args.distribute
     config_path = Path(args.config)
     out = Path(args.out) if args.out else None
     if args.resume and out is not None and (out / "config.yaml").is_file():
@@ -170,13 +190,21 @@ def _train(args) -> int:
     from training.allocator import active_allocator
 
     logging.getLogger("training").info("memory allocator: %s", active_allocator())
+    cluster = None
+    if config.train.distribute != "none":  # tf.distribute logs each traced all-reduce, and
+        # the traceback of every aborted collective, at INFO: its warnings and errors remain
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    if config.train.distribute == "multi_worker":
+        from training.cluster import read_cluster
+
+        cluster = read_cluster()  # a wrong TF_CONFIG is one line before TensorFlow loads
     from training.checks import preflight
 
     datasets = preflight(config, args.limit)  # data mistakes surface before TensorFlow loads
     from training.train import train
 
     return train(config, out or Path("runs") / config.name, resume=args.resume,
-                 limit=args.limit, datasets=datasets)
+                 limit=args.limit, datasets=datasets, cluster=cluster)
 
 
 if __name__ == "__main__":

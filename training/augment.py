@@ -8,6 +8,8 @@ ignored by the losses and metrics.
 
 from __future__ import annotations
 
+import random
+import threading
 from collections.abc import Callable
 from typing import Literal
 
@@ -20,15 +22,37 @@ from training.config import DEFAULT_INPUT_SIZE, AugmentConfig
 
 PAD = VOID  # label given to pixels that do not come from the image; never a class
 
-Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
+class Transform:
+    """Image and label map transformed together; `seed` makes one call reproducible.
 
-def _wrap(compose: A.Compose) -> Transform:
-    def apply(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    Each thread gets its own Compose (the loader's threads call at once), and a seeded call
+    draws from generators made from that seed alone, so a sample's augmentation depends on its
+    seed and not on which thread ran it or what ran before. Without a seed, draws continue from
+    the thread's own generators.
+    """
+
+    def __init__(self, build: Callable[[], A.Compose]):
+        self._build = build
+        self._local = threading.local()
+
+    def _compose(self) -> A.Compose:
+        compose = getattr(self._local, "compose", None)
+        if compose is None:
+            compose = self._local.compose = self._build()
+        return compose
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray,
+                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        compose = self._compose()
+        if seed is not None:  # one generator pair shared by every step, as Compose(seed=) has
+            compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         out = compose(image=image, mask=mask)
         return out["image"], out["mask"]
 
-    return apply
+
+def _wrap(steps: Callable[[], list[A.BasicTransform]]) -> Transform:
+    return Transform(lambda: A.Compose(steps()))
 
 
 def _pad_to(height: int, width: int) -> A.PadIfNeeded:
@@ -50,6 +74,11 @@ def train_transform(config: AugmentConfig,
     config's), or with `crop=None` the whole image padded to `input_size`."""
     if crop == "config":
         crop = config.crop
+    return _wrap(lambda: _train_steps(config, crop, input_size))
+
+
+def _train_steps(config: AugmentConfig, crop: tuple[int, int] | None,
+                 input_size: tuple[int, int]) -> list[A.BasicTransform]:
     steps: list[A.BasicTransform] = []
     if config.flip:
         steps.append(A.HorizontalFlip(p=0.5))
@@ -85,7 +114,7 @@ def train_transform(config: AugmentConfig,
         ]
     else:
         steps.append(_pad_to(*input_size))
-    return _wrap(A.Compose(steps))
+    return steps
 
 
 def photometric_steps(strength: float) -> list[A.BasicTransform]:
@@ -106,4 +135,4 @@ def photometric_steps(strength: float) -> list[A.BasicTransform]:
 
 def eval_transform(input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> Transform:
     """Validation pads the fitted image to the input (bottom/right), as the app letterboxes."""
-    return _wrap(A.Compose([_pad_to(*input_size)]))
+    return _wrap(lambda: [_pad_to(*input_size)])

@@ -176,6 +176,24 @@ class TrainConfig(_Strict):
     augment: AugmentConfig = Field(AugmentConfig(), description="training augmentation")
     phases: list[PhaseConfig] = Field([], description="augmentation changes from an epoch on")
     seed: int = Field(42, description="random seed (weights, shuffling, augmentation)")
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="none: one device; mirrored: every GPU of this machine "
+        "(tf.distribute.MirroredStrategy; the CPU when there is no GPU); multi_worker: every "
+        "worker TF_CONFIG lists (MultiWorkerMirroredStrategy; see the README). batch_size is "
+        "the global batch, split evenly over the replicas (a multiple of their number), and "
+        "learning_rate is used as written: the rule is to scale it with the global batch "
+        "(linear scaling: 4 GPUs at the same 8 images each are batch_size 32 and 4x the "
+        "learning_rate and min_learning_rate)")
+    collective_timeout_s: float | None = Field(
+        600.0, gt=0, description="multi_worker: a collective (the gradients' all-reduce, the "
+        "per-batch stop check, a save) that waits longer than this for the other workers "
+        "fails the run with one line (a worker that is alive but stuck); a worker that dies "
+        "is noticed sooner, in about 10 s, by TensorFlow's coordination service heartbeats. "
+        "null: wait forever")
+    mixed_precision: bool | Literal["force"] = Field(
+        False, description="Keras mixed_float16 on GPUs: float16 compute, float32 weights, the "
+        "output layer in float32 and the loss scaled (LossScaleOptimizer). Refused on a "
+        "machine without a GPU (slower there, not faster) unless force")
 
 
 class Config(_Strict):

@@ -30,10 +30,16 @@ class Loader(keras.utils.Sequence):
 
     Every sample is first scaled to fit `input_size` (so batches of any image sizes stack and
     memory is bounded), then augmented. `len` is `n // batch_size` (the last partial batch is
-    dropped); order is reshuffled at the end of each epoch. Samples are read by a thread pool
-    (OpenCV and NumPy release the GIL), and fitted samples can be kept in memory so later
-    epochs skip decoding. A data set error is kept in `error` (Keras would bury it in a long
-    TensorFlow traceback), so the caller can report it in one line.
+    dropped). What a batch holds is a function of the epoch and the step alone: the order of an
+    epoch is a permutation seeded by (seed, epoch), and each sample's augmentation is seeded by
+    (seed, epoch, index), so a run is reproducible, a resumed run sees the epochs an unbroken
+    one would, and workers that each read a piece of the same global batch agree on it without
+    talking (`batch_ids`). Samples are read by a thread pool (OpenCV and NumPy release the GIL),
+    and fitted samples can be kept in memory so later epochs skip decoding. A data set error is
+    kept in `error` (Keras would bury it in a long TensorFlow traceback), so the caller can
+    report it in one line.
+
+    As a keras Sequence it serves `epoch`, which `on_epoch_end` advances.
     """
 
     def __init__(
@@ -60,17 +66,44 @@ class Loader(keras.utils.Sequence):
         self.preprocess = preprocess
         self.shuffle = shuffle
         self.input_size = input_size
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(len(dataset))
+        self.seed = seed
+        self.epoch = 0
+        self._orders: dict[int, np.ndarray] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader")
         self.cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
         self.cache_lock = threading.Lock()
         self.error: DatasetError | None = None
-        if shuffle:
-            self.rng.shuffle(self.order)
 
     def __len__(self) -> int:
         return len(self.dataset) // self.batch_size
+
+    @property
+    def order(self) -> np.ndarray:
+        """The sample order of the current `epoch`."""
+        return self.epoch_order(self.epoch)
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """Sample indices in the order `epoch` reads them (the same on every worker)."""
+        order = self._orders.get(epoch)
+        if order is None:
+            n = len(self.dataset)
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            self._orders = {epoch: order}  # epochs are read one after the other
+        return order
+
+    def batch_ids(self, epoch: int, step: int, piece: int = 0, pieces: int = 1) -> np.ndarray:
+        """Sample indices of one of `pieces` equal parts of the global batch `step` of `epoch`:
+        replicas (and the workers that feed them) each read their own part, so no sample is
+        read twice and together they read the batch one device would."""
+        if self.batch_size % pieces:
+            raise ValueError(f"a batch of {self.batch_size} does not split into {pieces} parts")
+        size = self.batch_size // pieces
+        start = step * self.batch_size + piece * size
+        return self.epoch_order(epoch)[start : start + size]
+
+    def sample_seed(self, epoch: int, i: int) -> int:
+        return int(np.random.SeedSequence([self.seed, epoch, int(i)]).generate_state(1)[0])
 
     def _read(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.dataset.sample_indices(i)
@@ -87,22 +120,21 @@ class Loader(keras.utils.Sequence):
                 self.cache[i] = hit
         return hit
 
-    def sample(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, i: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One (image, target) pair: fitted, augmented, encoded and preprocessed."""
         image, label_map = self._fitted(i)
         if self.transform is not None:
-            image, label_map = self.transform(image, label_map)
+            image, label_map = self.transform(image, label_map, seed=seed)
         image = image.astype(np.float32)
         if self.preprocess is not None:
             image = self.preprocess(image)
         return image, targets(label_map, self.n_classes)
 
-    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        if not 0 <= batch < len(self):
-            raise IndexError(f"batch {batch} out of range 0..{len(self) - 1}")
-        ids = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+    def read_batch(self, ids: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The samples `ids` of `epoch`, stacked."""
         try:
-            samples = list(self.pool.map(self.sample, ids))
+            samples = list(self.pool.map(lambda i: self.sample(i, self.sample_seed(epoch, i)),
+                                         ids))
         except DatasetError as error:
             self.error = self.error or error
             raise
@@ -110,9 +142,13 @@ class Loader(keras.utils.Sequence):
         masks = np.stack([s[1] for s in samples])
         return images, masks
 
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= batch < len(self):
+            raise IndexError(f"batch {batch} out of range 0..{len(self) - 1}")
+        return self.read_batch(self.batch_ids(self.epoch, batch), self.epoch)
+
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.rng.shuffle(self.order)
+        self.epoch += 1
 
     def set_transform(self, transform: Transform | None) -> None:
         self.transform = transform
