@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,7 +61,7 @@ def test_two_epoch_run_writes_every_artefact(trained_run):
     assert epochs_in(run) == [1, 2]
 
 
-def test_resume_continues_from_the_last_epoch(trained_run, caplog):
+def test_resume_continues_from_the_last_epoch(trained_run, caplog, capsys):
     _, run = trained_run
     from training.__main__ import main
 
@@ -67,6 +69,10 @@ def test_resume_continues_from_the_last_epoch(trained_run, caplog):
         assert main(["train", "--config", str(run / "config.yaml"), "--out", str(run),
                      "--resume", "--epochs", "3"]) == 0
     assert "at epoch 2" in caplog.text
+    # not a terminal (a log file, a pipe): one line per epoch instead of the bar
+    out = capsys.readouterr().out
+    assert "Epoch 3/3" in out and "ETA" not in out, out
+    assert re.search(r"^2/2 - \d+s - loss: [\d.]+ .* - \d+s/epoch", out, re.M), out
     assert epochs_in(run) == [1, 2, 3]
     assert (run / "checkpoints/epoch_003.weights.h5").is_file()
 
@@ -78,21 +84,54 @@ def test_existing_run_is_not_overwritten(trained_run, capsys):
     assert "a run already exists here; pass --resume" in err
 
 
+class Terminal:
+    """A command whose stdout and stderr are a real pseudo-terminal, as in a user's shell."""
+
+    def __init__(self, command: list[str]):
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave,
+                                        stderr=slave)
+        os.close(slave)
+        self.output = ""
+
+    def read_until(self, text: str | None, timeout: float) -> str:
+        """Everything written so far, reading until `text` appears or the command exits."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (text is None or text not in self.output):
+            ready, _, _ = select.select([self.master], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the command closed the terminal (it exited)
+                break
+            if not chunk:
+                break
+            self.output += chunk.decode(errors="replace")
+        return self.output
+
+
 def test_sigterm_saves_state_and_resume_works(tmp_path, tiny_camvid):
+    """Run on a terminal: Keras' progress bar shows (batch, ETA, loss) and SIGTERM stops it."""
     config = tiny_config(tiny_camvid, tmp_path / "tiny.yaml", epochs=50)
     run = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "training", "train", "--config", str(config), "--out", str(run)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    for line in process.stdout:  # SIGTERM as soon as the first epoch is under way
-        lines.append(line)
-        if "epoch 1: training crop" in line:
-            break
+    terminal = Terminal([sys.executable, "-m", "training", "train", "--config", str(config),
+                         "--out", str(run)])
+    process = terminal.process
+    # SIGTERM once the first epoch is under way
+    assert "epoch 1: training crop" in terminal.read_until("epoch 1: training crop", 240)
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=240)
-    output = "".join(lines) + output
+    output = terminal.read_until(None, 240)
+    process.wait(timeout=30)
+    os.close(terminal.master)
+    # the bar: "Epoch 1/50", then "1/2 [==============>...] - ETA: ... - loss: ..."
+    assert "Epoch 1/50" in output, output[-2000:]
+    assert re.search(r"\b1/2 \[=*>?\.*\] - ETA: \d+s - loss: \d", output), output[-2000:]
     assert process.returncode == 130, output[-2000:]
     assert "stopping after this batch" in output and "continue with --resume" in output
     # the command line re-executed itself under tcmalloc (same PID: the signal still arrived)
