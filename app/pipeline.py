@@ -206,6 +206,7 @@ class Pipeline:
                 if thread.is_alive():
                     self.threads_stopped = False
                     log.error("%s thread did not stop", thread.name)
+        self._handle_signals()  # one that came after the output stage finished is answered too
         final = self.report()
         log.info("processed %d frames (%.1f FPS average)", final["frames"]["output"],
                  final["frames"]["output"] / max(final["uptime_s"], 1e-9))
