@@ -62,6 +62,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/overlay.py
 	$(PY) bench/engines.py --bundle models/camvid-unet
 	$(PY) bench/pipeline.py
+	$(PY) bench/capacity.py
 
 FORCE:
 

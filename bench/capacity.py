@@ -1,0 +1,115 @@
+"""How big a Unet the app can run at the speed it must: decoder widths side by side, in one run.
+
+    python bench/capacity.py [--decoders 32-16-16-8-8,64-32-16-16-8,...] [--frames 150]
+                             [--rounds 2] [--goal 15] [--clip media/camvid-val.mp4]
+
+Each decoder gets a randomly initialised mobilenetv2 Unet (CamVid's 11 classes + background,
+384x480; speed does not depend on the weights) converted to an fp16 LiteRT bundle. Then, round
+after round so the machine's noise hits every model alike, the bare engine and the app itself
+(real file source, renderer and GStreamer recorder, as a device runs it) on the same clip. The
+table gives parameters, multiply-accumulates per frame, engine and app frames per second, and
+whether the app reaches the goal. Bundles are built in a temp folder and removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.bundle import Bundle  # noqa: E402
+from models.engines import open_engine  # noqa: E402
+from models.palette import CAMVID_CLASSES  # noqa: E402
+
+DEFAULT_DECODERS = "32-16-16-8-8,64-32-16-16-8,128-64-32-16-16,256-128-64-32-16"
+
+
+def _sibling(name: str):
+    """bench/ is a folder of scripts, not a package: load a sibling by path."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(
+        f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse_decoders(text: str) -> list[tuple[int, ...]]:
+    try:
+        decoders = [tuple(int(f) for f in spec.split("-")) for spec in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--decoders: {text!r}: expected e.g. 32-16-16-8-8,64-32-16-16-8") from None
+    if any(len(d) != 5 or min(d) < 1 for d in decoders):
+        raise SystemExit(f"--decoders: {text!r}: each needs 5 positive widths, e.g. 32-16-16-8-8")
+    return decoders
+
+
+def build(folder: Path, decoder: tuple[int, ...]) -> Bundle:
+    from training.convert import ConvertOptions, convert
+    from training.scratch import make_scratch_checkpoint
+
+    name = "-".join(map(str, decoder))
+    weights, _ = make_scratch_checkpoint(folder / f"run-{name}", list(CAMVID_CLASSES[:11]),
+                                         decoder_filters=decoder, input_size=(384, 480))
+    # random weights: the fp16-vs-fp32 parity means nothing here
+    return convert(ConvertOptions(checkpoint=str(weights), out=str(folder / f"unet-{name}"),
+                                  formats="tflite", min_parity=0.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--decoders", default=DEFAULT_DECODERS)
+    parser.add_argument("--clip", default=str(ROOT / "media/camvid-val.mp4"))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=150, help="app frames per run (looped)")
+    parser.add_argument("--goal", type=float, default=15.0, help="app frames per second")
+    args = parser.parse_args(argv)
+    decoders = parse_decoders(args.decoders)
+    logging.basicConfig(level=logging.WARNING)
+    pipeline = _sibling("pipeline")
+    from training.benchmark_rows import count_macs
+
+    clip = Path(args.clip)
+    frames = pipeline.read_clip(clip)
+    with tempfile.TemporaryDirectory() as tmp:
+        models = []
+        for decoder in decoders:
+            print(f"building decoder {'-'.join(map(str, decoder))} ...", flush=True)
+            bundle = build(Path(tmp), decoder)
+            macs, _ = count_macs(bundle)
+            models.append((decoder, bundle, open_engine(bundle, backend="litert"), macs))
+        engine_fps: dict[int, list[float]] = {i: [] for i in range(len(models))}
+        app_fps: dict[int, list[float]] = {i: [] for i in range(len(models))}
+        for round_ in range(args.rounds):
+            for i, (decoder, _, engine, _) in enumerate(models):
+                engine_fps[i].append(pipeline.bare_engine_fps(engine, frames, args.frames // 2))
+                fps, stats = pipeline.app_fps(engine, clip, Path(tmp) / f"rec-{round_}-{i}",
+                                              args.frames)
+                app_fps[i].append(fps)
+                print(f"round {round_ + 1}, decoder {'-'.join(map(str, decoder))}: engine "
+                      f"{engine_fps[i][-1]:.1f} fps, app + recording {fps:.1f} fps "
+                      f"({stats['drops']['record']} recorder drops)", flush=True)
+        print(f"\nclip {clip.name}, {args.frames} app frames per run, {args.rounds} rounds, "
+              "fp16 LiteRT (all threads), app headless with recording; medians")
+        print("| decoder | params | GMAC/frame | engine fps | app fps | app >= "
+              f"{args.goal:g} fps |")
+        print("|---|---|---|---|---|---|")
+        for i, (decoder, bundle, engine, macs) in enumerate(models):
+            e, a = statistics.median(engine_fps[i]), statistics.median(app_fps[i])
+            params = bundle.provenance.get("fp32_params")
+            gmac = f"{macs / 1e9:.2f}" if macs else "?"
+            print(f"| {'-'.join(map(str, decoder))} | {params / 1e6:.2f} M | {gmac} | {e:.1f} | "
+                  f"{a:.1f} | {'yes' if a >= args.goal else 'no'} |")
+            engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
