@@ -7,6 +7,7 @@ may abort it when the server goes away, which must not take pytest down with it.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -74,32 +75,32 @@ def expected_colours() -> dict[str, np.ndarray]:
     return {"person": out[80, 70].astype(int), "car": out[160, 240].astype(int)}
 
 
-def _free_display() -> int:
-    for number in range(90, 200):
-        if not (
-            os.path.exists(f"/tmp/.X11-unix/X{number}") or os.path.exists(f"/tmp/.X{number}-lock")
-        ):
-            return number
-    raise RuntimeError("no free X display number in :90..:199")
-
-
 @pytest.fixture(scope="module")
 def xvfb() -> Iterator[str]:
+    """A real X server on a display number it picks itself (-displayfd): two test processes
+    starting one at once never share or steal a display."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (Debian package xvfb)")
-    number = _free_display()
+    read_end, write_end = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
-    socket = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 10
-    while not socket.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
+    os.close(write_end)
+    answer = b""
+    deadline = time.monotonic() + 30
+    while not answer.endswith(b"\n"):  # written once the server accepts clients
+        ready, _, _ = select.select([read_end], [], [], 0.5)
+        chunk = os.read(read_end, 16) if ready else b""
+        if (ready and not chunk) or proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"Xvfb :{number} did not start")
-        time.sleep(0.05)
+            os.close(read_end)
+            pytest.fail("Xvfb did not start")
+        answer += chunk
+    os.close(read_end)
+    number = int(answer)
     try:
         yield f":{number}"
     finally:
