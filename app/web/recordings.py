@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -73,15 +74,19 @@ class Recordings:
             pass
         return None
 
-    def list(self, open_segment: str | None) -> list[Segment]:
-        """Every segment, newest first, with its start, size and length."""
+    def list(self, open_segment: Callable[[], str | None]) -> list[Segment]:
+        """Every segment, newest first, with its start, size and length. `open_segment` is
+        asked after the folder is read: a segment that opens meanwhile is then known as open,
+        not taken for a closed one (the first segment of a run, on a busy machine)."""
         segments = []
-        for path in reversed(list_segments(self.directory, PREFIX)):
+        paths = list_segments(self.directory, PREFIX)
+        writing = open_segment()
+        for path in reversed(paths):
             try:
                 stat = path.stat()
             except OSError:
                 continue  # deleted by retention meanwhile
-            recording = path.name == open_segment
+            recording = path.name == writing
             duration = None if recording else self.duration(path, stat.st_size, stat.st_mtime_ns)
             segments.append(Segment(path.name, path, started_at(path.name), stat.st_size,
                                     duration, recording))

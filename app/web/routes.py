@@ -203,8 +203,8 @@ class Routes:
     # -- recordings --------------------------------------------------------------------------
 
     async def recording_list(self, _request: web.Request) -> web.Response:
-        open_segment = self.status()["recording"].get("segment")
-        segments = await self._work(self.recordings.list, open_segment)
+        segments = await self._work(self.recordings.list,
+                                    lambda: self.status()["recording"].get("segment"))
         return web.json_response({"segments": [s.as_json() for s in segments]}, headers=NO_STORE)
 
     async def recording_file(self, request: web.Request) -> web.StreamResponse:

@@ -326,6 +326,30 @@ def test_a_configured_token_is_required(start):
     assert running.get("api/stats", {"Cookie": cookie})[0] == 200
 
 
+def test_a_segment_that_opens_while_the_list_is_made_is_not_shown_closed(tmp_path):
+    """The open segment is asked for after the folder is read: a recorder that opens its first
+    segment in between (a busy machine at start-up) cannot make it look closed and playable."""
+    from datetime import datetime
+
+    from app.recording.retention import segment_name
+    from app.web.recordings import PREFIX, Recordings
+
+    first, second = (tmp_path / segment_name(PREFIX, datetime(2026, 1, 1, 8), i) for i in (1, 2))
+    first.write_bytes(b"\x1a\x45\xdf\xa3 being written")
+
+    [segment] = Recordings(tmp_path).list(lambda: first.name)
+    assert segment.as_json()["recording"] is True
+    assert segment.as_json()["play"] is None and segment.as_json()["duration_s"] is None
+
+    def rotate() -> str:  # the recorder opens the next segment just as it is asked
+        second.write_bytes(b"\x1a\x45\xdf\xa3 being written")
+        return second.name
+
+    # the folder was read before: the new segment shows on the next refresh, as open
+    assert [s.name for s in Recordings(tmp_path).list(rotate)] == [first.name]
+    assert [s.recording for s in Recordings(tmp_path).list(lambda: second.name)] == [True, False]
+
+
 def test_recordings_list_download_and_play_and_nothing_outside_record_dir(start, tmp_path):
     running = start(**{"record.enabled": True})
     segments = wait_for(lambda: [s for s in running.json("api/recordings")["segments"]
