@@ -3,9 +3,11 @@ engine, an in-process config, polling with a generous deadline, a Pipeline run i
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -51,6 +53,21 @@ class PipelineThread:
             self.thread.join(5)
             raise AssertionError(f"pipeline.run() still running {timeout:.0f} s after stop()")
         return self.code[0]
+
+
+@contextlib.contextmanager
+def stop_signals_at_default() -> Iterator[None]:
+    """Start the app around this with SIGINT and SIGHUP at their defaults, as in a user's
+    terminal. The app leaves a signal ignored when it starts ignored (nohup, `cmd &` in a
+    script: on purpose), and these tests are about an app that was not, even when the tests
+    themselves run in the background of a script or under nohup."""
+    previous = {signum: signal.signal(signum, signal.SIG_DFL)
+                for signum in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def pipeline_config(**overrides):

@@ -19,7 +19,13 @@ import pytest
 from test_display import send_key, xvfb  # noqa: F401 - the Xvfb fixture, shared
 
 from app.pipeline import RunOptions
-from tests.app.conftest import PipelineThread, decode, pipeline_config, wait_for
+from tests.app.conftest import (
+    PipelineThread,
+    decode,
+    pipeline_config,
+    stop_signals_at_default,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,9 +93,11 @@ def record_test_pattern(tmp_path: Path, tiny_bundle: Path, segments: int,
     record = tmp_path / "rec"
     config = write_config(tmp_path / "app.yaml", record={"segment_seconds": 1.0},
                           source={"fps": 15, "width": 160, "height": 120})
-    process = subprocess.Popen(app_command("--config", str(config), "--bundle", str(tiny_bundle),
-                                           "--source", "test://", "--record", str(record),
-                                           "--headless"), cwd=ROOT, **popen)
+    with stop_signals_at_default():  # the tests send SIGINT, whoever started them
+        process = subprocess.Popen(app_command("--config", str(config), "--bundle",
+                                               str(tiny_bundle), "--source", "test://",
+                                               "--record", str(record), "--headless"),
+                                   cwd=ROOT, **popen)
     try:
         wait_for(lambda: len(list(record.glob("*.mkv"))) >= segments, f"{segments} segments")
     except AssertionError:

@@ -16,22 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import decode
+from tests.app.conftest import decode, stop_signals_at_default
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models" / "camvid-unet"  # the real model: it takes a while to load
 
 
 def start_app(*args: str) -> subprocess.Popen:
-    # The app leaves SIGHUP ignored when it starts ignored (nohup, on purpose): these tests are
-    # about an app that was not, even when the tests themselves run under nohup.
-    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    try:
+    with stop_signals_at_default():
         return subprocess.Popen([sys.executable, "-m", "app", "--log-level", "INFO", *args],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    finally:
-        signal.signal(signal.SIGHUP, previous)
 
 
 def read_until(process: subprocess.Popen, text: str) -> list[str]:
