@@ -37,7 +37,7 @@ test: $(VENV)/.dev
 	@echo "== Debian packages for the tests (Xvfb, ffmpeg, shellcheck, systemd)"
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
-	@echo "== pytest: the whole suite (about 20 min on 2 cores)"
+	@echo "== pytest: the whole suite (about 21 min on 2 cores)"
 	$(PY) -m pytest -q
 
 train-env: $(VENV)/.dev
