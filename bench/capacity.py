@@ -24,9 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.bundle import Bundle  # noqa: E402
 from models.engines import open_engine  # noqa: E402
-from models.palette import CAMVID_CLASSES  # noqa: E402
 
 DEFAULT_DECODERS = "32-16-16-8-8,64-32-16-16-8,128-64-32-16-16,256-128-64-32-16"
 
@@ -50,18 +48,6 @@ def parse_decoders(text: str) -> list[tuple[int, ...]]:
     return decoders
 
 
-def build(folder: Path, decoder: tuple[int, ...]) -> Bundle:
-    from training.convert import ConvertOptions, convert
-    from training.scratch import make_scratch_checkpoint
-
-    name = "-".join(map(str, decoder))
-    weights, _ = make_scratch_checkpoint(folder / f"run-{name}", list(CAMVID_CLASSES[:11]),
-                                         decoder_filters=decoder, input_size=(384, 480))
-    # random weights: the fp16-vs-fp32 parity means nothing here
-    return convert(ConvertOptions(checkpoint=str(weights), out=str(folder / f"unet-{name}"),
-                                  formats="tflite", min_parity=0.0))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     decoders = parse_decoders(args.decoders)
     logging.basicConfig(level=logging.WARNING)
-    pipeline = _sibling("pipeline")
+    pipeline, engines = _sibling("pipeline"), _sibling("engines")
     from training.benchmark_rows import count_macs
 
     clip = Path(args.clip)
@@ -81,31 +67,32 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         models = []
         for decoder in decoders:
-            print(f"building decoder {'-'.join(map(str, decoder))} ...", flush=True)
-            bundle = build(Path(tmp), decoder)
+            name = "-".join(map(str, decoder))
+            print(f"building decoder {name} ...", flush=True)
+            bundle = engines.build_representative(Path(tmp) / name, decoder, formats=("tflite",))
             macs, _ = count_macs(bundle)
-            models.append((decoder, bundle, open_engine(bundle, backend="litert"), macs))
+            models.append((name, bundle, open_engine(bundle, backend="litert"), macs))
         engine_fps: dict[int, list[float]] = {i: [] for i in range(len(models))}
         app_fps: dict[int, list[float]] = {i: [] for i in range(len(models))}
         for round_ in range(args.rounds):
-            for i, (decoder, _, engine, _) in enumerate(models):
+            for i, (name, _, engine, _) in enumerate(models):
                 engine_fps[i].append(pipeline.bare_engine_fps(engine, frames, args.frames // 2))
                 fps, stats = pipeline.app_fps(engine, clip, Path(tmp) / f"rec-{round_}-{i}",
                                               args.frames)
                 app_fps[i].append(fps)
-                print(f"round {round_ + 1}, decoder {'-'.join(map(str, decoder))}: engine "
-                      f"{engine_fps[i][-1]:.1f} fps, app + recording {fps:.1f} fps "
-                      f"({stats['drops']['record']} recorder drops)", flush=True)
+                print(f"round {round_ + 1}, decoder {name}: engine {engine_fps[i][-1]:.1f} fps, "
+                      f"app + recording {fps:.1f} fps ({stats['drops']['record']} recorder "
+                      "drops)", flush=True)
         print(f"\nclip {clip.name}, {args.frames} app frames per run, {args.rounds} rounds, "
               "fp16 LiteRT (all threads), app headless with recording; medians")
         print("| decoder | params | GMAC/frame | engine fps | app fps | app >= "
               f"{args.goal:g} fps |")
         print("|---|---|---|---|---|---|")
-        for i, (decoder, bundle, engine, macs) in enumerate(models):
+        for i, (name, bundle, engine, macs) in enumerate(models):
             e, a = statistics.median(engine_fps[i]), statistics.median(app_fps[i])
             params = bundle.provenance.get("fp32_params")
             gmac = f"{macs / 1e9:.2f}" if macs else "?"
-            print(f"| {'-'.join(map(str, decoder))} | {params / 1e6:.2f} M | {gmac} | {e:.1f} | "
+            print(f"| {name} | {params / 1e6:.2f} M | {gmac} | {e:.1f} | "
                   f"{a:.1f} | {'yes' if a >= args.goal else 'no'} |")
             engine.close()
     return 0

@@ -38,15 +38,18 @@ LITERT_GOAL = 1.8
 SIZE_GOAL = 0.55
 
 
-def build_representative(folder: Path, decoder: tuple[int, ...]) -> Bundle:
+def build_representative(folder: Path, decoder: tuple[int, ...],
+                         formats: tuple[str, ...] | None = None) -> Bundle:
+    """A randomly initialised CamVid Unet with this decoder, converted into `folder`."""
     from training.convert import ConvertOptions, convert
+    from training.convert_plan import DEFAULT_FORMATS
     from training.scratch import make_scratch_checkpoint
 
     weights, config = make_scratch_checkpoint(folder / "run", list(CAMVID_CLASSES[:11]),
                                               decoder_filters=decoder, input_size=(384, 480))
     # random weights: parity is reported, not enforced
     return convert(ConvertOptions(checkpoint=str(weights), out=str(folder / "bench-unet"),
-                                  min_parity=0.0))
+                                  formats=formats or DEFAULT_FORMATS, min_parity=0.0))
 
 
 def open_all(bundle: Bundle, threads: int) -> dict[str, Engine]:

@@ -52,6 +52,17 @@ def tiny_camvid(tmp_path: Path) -> Path:
     return write_tiny_camvid(tmp_path / "CamVid")
 
 
+def history(run: Path) -> list[dict[str, float]]:
+    """A run folder's history.csv, read as training reads it."""
+    from training.history import read_history
+
+    return read_history(run / "history.csv")
+
+
+def epochs_in(run: Path) -> list[int]:
+    return [int(row["epoch"]) for row in history(run)]
+
+
 def tiny_config(root: Path, path: Path, **train) -> Path:
     """A training config for a very small Unet on the tiny tree."""
     import yaml

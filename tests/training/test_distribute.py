@@ -4,24 +4,17 @@ float32 output and a scaled loss."""
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import tiny_config
+from tests.training.conftest import history, tiny_config
 
 
 def train_main(*args: str) -> int:
     from training.__main__ import main
 
     return main(["train", *args])
-
-
-def history(run: Path) -> list[dict[str, float]]:
-    with (run / "history.csv").open() as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def test_mirrored_on_one_device_gives_the_losses_of_no_strategy(tmp_path, tiny_camvid, caplog):

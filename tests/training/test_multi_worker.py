@@ -9,23 +9,17 @@ step costs tens of seconds on two cores, so the runs share one run folder.
 
 from __future__ import annotations
 
-import csv
 import re
 import signal
 from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import tiny_config
+from tests.training.conftest import epochs_in, tiny_config
 from tests.training.workers import Worker, start_workers, stop_all
 
 DIGEST = re.compile(r"worker (\d): weights sha256 ([0-9a-f]{16})")
 DEADLINE = 600  # generous: two workers tracing on a loaded 2-core machine
-
-
-def epochs_in(run: Path) -> list[int]:
-    with (run / "history.csv").open() as handle:
-        return [int(float(row["epoch"])) for row in csv.DictReader(handle)]
 
 
 def digests(workers: list[Worker]) -> dict[str, str]:

@@ -5,7 +5,6 @@ of any size, and the logged validation mIoU agrees with `python -m training eval
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.training.conftest import history
 from tests.training.shapes import SIZES, VOID, shapes_config, write_shapes
 
 IOU_FLOOR = 0.7  # for the class and for background; a model answering one label scores < 0.5
@@ -20,11 +20,6 @@ IOU_FLOOR = 0.7  # for the class and for background; a model answering one label
 # full image (up to 140x180 here): boundary pixels differ. On the same pixels they are equal.
 AGREEMENT = 0.05
 SAME_PIXELS = 1e-4
-
-
-def history(run: Path) -> list[dict[str, float]]:
-    with (run / "history.csv").open() as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def fitted_copy(data: Path, out: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import tiny_config
+from tests.training.conftest import epochs_in, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,11 +30,6 @@ def main_in_process(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def epochs_in(run: Path) -> list[int]:
-    with (run / "history.csv").open() as handle:
-        return [int(float(row["epoch"])) for row in csv.DictReader(handle)]
 
 
 @pytest.fixture(scope="module")
