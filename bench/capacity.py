@@ -1,10 +1,10 @@
 """How big a Unet the app can run at the speed it must: decoder widths side by side, in one run.
 
-    python bench/capacity.py [--decoders 32-16-16-8-8,64-32-16-16-8,...] [--frames 150]
-                             [--rounds 2] [--goal 15] [--clip media/camvid-val.mp4]
+    python bench/capacity.py [--decoders 32-16-16-8-8,64-32-16-16-8,...] [--sizes 384x480,...]
+                             [--frames 150] [--rounds 2] [--goal 15] [--clip media/camvid-val.mp4]
 
-Each decoder gets a randomly initialised mobilenetv2 Unet (CamVid's 11 classes + background,
-384x480; speed does not depend on the weights) converted to an fp16 LiteRT bundle. Then, round
+Each decoder and input size gets a randomly initialised mobilenetv2 Unet (CamVid's 11 classes +
+background; speed does not depend on the weights) converted to an fp16 LiteRT bundle. Then, round
 after round so the machine's noise hits every model alike, the bare engine and the app itself
 (real file source, renderer and GStreamer recorder, as a device runs it) on the same clip. The
 table gives parameters, multiply-accumulates per frame, engine and app frames per second, and
@@ -48,16 +48,27 @@ def parse_decoders(text: str) -> list[tuple[int, ...]]:
     return decoders
 
 
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    try:
+        sizes = [tuple(int(v) for v in spec.lower().split("x")) for spec in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--sizes: {text!r}: expected e.g. 384x480,288x384") from None
+    if any(len(s) != 2 or min(s) < 32 or s[0] % 32 or s[1] % 32 for s in sizes):
+        raise SystemExit(f"--sizes: {text!r}: each is HEIGHTxWIDTH, multiples of 32")
+    return sizes  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--decoders", default=DEFAULT_DECODERS)
+    parser.add_argument("--sizes", default="384x480", help="model input sizes, HxW")
     parser.add_argument("--clip", default=str(ROOT / "media/camvid-val.mp4"))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--frames", type=int, default=150, help="app frames per run (looped)")
     parser.add_argument("--goal", type=float, default=15.0, help="app frames per second")
     args = parser.parse_args(argv)
-    decoders = parse_decoders(args.decoders)
+    variants = [(d, s) for d in parse_decoders(args.decoders) for s in parse_sizes(args.sizes)]
     logging.basicConfig(level=logging.WARNING)
     pipeline, engines = _sibling("pipeline"), _sibling("engines")
     from training.benchmark_rows import count_macs
@@ -66,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     frames = pipeline.read_clip(clip)
     with tempfile.TemporaryDirectory() as tmp:
         models = []
-        for decoder in decoders:
-            name = "-".join(map(str, decoder))
+        for decoder, size in variants:
+            name = "-".join(map(str, decoder)) + f" @ {size[0]}x{size[1]}"
             print(f"building decoder {name} ...", flush=True)
-            bundle = engines.build_representative(Path(tmp) / name, decoder, formats=("tflite",))
+            bundle = engines.build_representative(Path(tmp) / name.replace(" @ ", "_"), decoder,
+                                                  formats=("tflite",), input_size=size)
             macs, _ = count_macs(bundle)
             models.append((name, bundle, open_engine(bundle, backend="litert"), macs))
         engine_fps: dict[int, list[float]] = {i: [] for i in range(len(models))}
@@ -85,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                       "drops)", flush=True)
         print(f"\nclip {clip.name}, {args.frames} app frames per run, {args.rounds} rounds, "
               "fp16 LiteRT (all threads), app headless with recording; medians")
-        print("| decoder | params | GMAC/frame | engine fps | app fps | app >= "
+        print("| decoder @ input | params | GMAC/frame | engine fps | app fps | app >= "
               f"{args.goal:g} fps |")
         print("|---|---|---|---|---|---|")
         for i, (name, bundle, engine, macs) in enumerate(models):

@@ -39,14 +39,15 @@ SIZE_GOAL = 0.55
 
 
 def build_representative(folder: Path, decoder: tuple[int, ...],
-                         formats: tuple[str, ...] | None = None) -> Bundle:
-    """A randomly initialised CamVid Unet with this decoder, converted into `folder`."""
+                         formats: tuple[str, ...] | None = None,
+                         input_size: tuple[int, int] = (384, 480)) -> Bundle:
+    """A randomly initialised CamVid Unet with this decoder and input, converted into `folder`."""
     from training.convert import ConvertOptions, convert
     from training.convert_plan import DEFAULT_FORMATS
     from training.scratch import make_scratch_checkpoint
 
     weights, config = make_scratch_checkpoint(folder / "run", list(CAMVID_CLASSES[:11]),
-                                              decoder_filters=decoder, input_size=(384, 480))
+                                              decoder_filters=decoder, input_size=input_size)
     # random weights: parity is reported, not enforced
     return convert(ConvertOptions(checkpoint=str(weights), out=str(folder / "bench-unet"),
                                   formats=formats or DEFAULT_FORMATS, min_parity=0.0))
