@@ -280,6 +280,7 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
 
     weights = config.train.class_weights
     if weights == "auto":
+        log.info("class weights: counting the pixels of %d training masks", len(train_set))
         weights = median_frequency_weights(train_set, config.n_outputs)
         log.info("class weights (median frequency): %s", weights)
     if weights is not None and len(weights) != config.n_outputs:
