@@ -26,6 +26,7 @@ from models.errors import first_line
 from training.augment import eval_transform, train_transform
 from training.checks import preflight
 from training.cluster import Cluster, read_cluster
+from training.compiled import compile_for_training
 from training.config import Config, ConfigError, dump_config
 from training.datasets.common import DatasetError
 from training.datasets.splits import Limited as Limited  # re-exported: evaluate uses it
@@ -315,8 +316,8 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
                 lr, decay_steps=steps, alpha=config.train.min_learning_rate / lr)
         optimizer = optimizer_for(keras.optimizers.Adam(learning_rate=lr), mixed)
         n_classes = len(config.data.classes)
-        model.compile(optimizer=optimizer, loss=build_loss(config.train, weights, n_classes),
-                      metrics=build_metrics(n_classes))
+        compile_for_training(model, optimizer, build_loss(config.train, weights, n_classes),
+                             build_metrics(n_classes), n_classes)
     if mixed:
         log.info("mixed precision: %s compute, float32 weights and output, loss scaled",
                  POLICY)

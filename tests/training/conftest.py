@@ -78,3 +78,18 @@ def tiny_config(root: Path, path: Path, **train) -> Path:
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(config, run folder) of a two-epoch run on the tiny tree (class weights "auto"), for the
+    tests that only read a trained run: one training for all of them. A test that changes the
+    run works on a copy."""
+    from training.__main__ import main
+
+    base = tmp_path_factory.mktemp("train")
+    data = write_tiny_camvid(base / "CamVid")
+    config = tiny_config(data, base / "tiny.yaml", class_weights="auto")
+    run = base / "run"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    return config, run

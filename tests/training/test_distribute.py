@@ -17,18 +17,20 @@ def train_main(*args: str) -> int:
     return main(["train", *args])
 
 
-def test_mirrored_on_one_device_gives_the_losses_of_no_strategy(tmp_path, tiny_camvid, caplog):
-    config = tiny_config(tiny_camvid, tmp_path / "tiny.yaml", epochs=1)
+def test_mirrored_on_one_device_gives_the_losses_of_no_strategy(tmp_path, trained_run, caplog):
+    """The same config as the shared two-epoch run (trained with no strategy), mirrored."""
+    config, plain_run = trained_run
     with caplog.at_level("INFO"):
-        assert train_main("--config", str(config), "--out", str(tmp_path / "none")) == 0
         assert train_main("--config", str(config), "--out", str(tmp_path / "mirrored"),
                           "--distribute", "mirrored") == 0
     assert "distribute mirrored: 1 replica(s) on /job:localhost/replica:0/task:0/device:CPU:0" \
         in caplog.text
-    plain, mirrored = history(tmp_path / "none"), history(tmp_path / "mirrored")
-    assert len(plain) == len(mirrored) == 1
-    for key in ("loss", "val_loss", "miou", "val_miou"):
-        assert mirrored[0][key] == pytest.approx(plain[0][key], rel=1e-5, abs=1e-6), key
+    plain, mirrored = history(plain_run), history(tmp_path / "mirrored")
+    assert len(plain) == len(mirrored) == 2
+    for epoch in range(2):
+        for key in ("loss", "val_loss", "miou", "val_miou"):
+            assert mirrored[epoch][key] == pytest.approx(plain[epoch][key], rel=1e-5,
+                                                         abs=1e-6), (epoch, key)
 
 
 def test_mixed_precision_without_a_gpu_is_one_line(tmp_path, tiny_camvid, capsys):

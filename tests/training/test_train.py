@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.training.conftest import epochs_in, tiny_config
 
@@ -32,19 +31,6 @@ def main_in_process(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    from tests.training.conftest import write_tiny_camvid
-    from training.__main__ import main
-
-    base = tmp_path_factory.mktemp("train")
-    data = write_tiny_camvid(base / "CamVid")
-    config = tiny_config(data, base / "tiny.yaml", class_weights="auto")
-    run = base / "run"
-    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
-    return config, run
-
-
 def test_two_epoch_run_writes_every_artefact(trained_run):
     _, run = trained_run
     for name in ("best.weights.h5", "model.h5", "model.json", "config.yaml", "history.csv",
@@ -55,8 +41,8 @@ def test_two_epoch_run_writes_every_artefact(trained_run):
     assert epochs_in(run) == [1, 2]
 
 
-def test_resume_continues_from_the_last_epoch(trained_run, caplog, capsys):
-    _, run = trained_run
+def test_resume_continues_from_the_last_epoch(trained_run, tmp_path, caplog, capsys):
+    run = Path(shutil.copytree(trained_run[1], tmp_path / "run"))  # others read the original
     from training.__main__ import main
 
     with caplog.at_level("INFO"):
