@@ -15,8 +15,13 @@ def read_history(path: Path) -> list[dict]:
     with path.open() as handle:
         # A column added later (a new metric, a resumed run of older code) is empty in the
         # rows before it: left out of those rows, never a crash at the end of an epoch.
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+        return [{k: _number(k, v) for k, v in row.items() if v not in ("", None)}
                 for row in csv.DictReader(handle)]
+
+
+def _number(key: str, text: str) -> float | int:
+    # the epoch stays a whole number, so a rewritten file does not turn "1" into "1.0"
+    return int(float(text)) if key == "epoch" else float(text)
 
 
 def write_history_row(path: Path, row: dict) -> None:

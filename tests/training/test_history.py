@@ -20,3 +20,13 @@ def test_a_metric_added_on_resume_leaves_the_history_readable(tmp_path: Path):
     assert "miou" not in rows[0] and rows[3]["val_miou"] == 0.12
     plot_history(history, tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 1000
+
+
+def test_epochs_stay_whole_numbers_when_the_file_is_rewritten(tmp_path: Path):
+    path = tmp_path / "history.csv"
+    for epoch in (1, 2, 3):
+        write_history_row(path, {"epoch": epoch, "loss": 1.0 / epoch})
+    write_history_row(path, {"epoch": 2, "loss": 0.4})  # a resumed epoch replaces its row
+    column = [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+    assert column == ["1", "2", "3"]
+    assert [row["loss"] for row in read_history(path)] == [1.0, 0.4, 1.0 / 3]
