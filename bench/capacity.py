@@ -49,13 +49,13 @@ def parse_decoders(text: str) -> list[tuple[int, ...]]:
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'384x480,288x384' -> [(384, 480), (288, 384)]: each rounded up as the converter does."""
+    from training.checkpoint import CheckpointError, parse_input_size
+
     try:
-        sizes = [tuple(int(v) for v in spec.lower().split("x")) for spec in text.split(",")]
-    except ValueError:
-        raise SystemExit(f"--sizes: {text!r}: expected e.g. 384x480,288x384") from None
-    if any(len(s) != 2 or min(s) < 32 or s[0] % 32 or s[1] % 32 for s in sizes):
-        raise SystemExit(f"--sizes: {text!r}: each is HEIGHTxWIDTH, multiples of 32")
-    return sizes  # type: ignore[return-value]
+        return [parse_input_size(spec, "--sizes") for spec in text.split(",")]
+    except CheckpointError as error:
+        raise SystemExit(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

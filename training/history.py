@@ -26,7 +26,7 @@ def _number(key: str, text: str) -> float | int:
 
 def write_history_row(path: Path, row: dict) -> None:
     """Replace or add the row of this epoch; the file is written whole (crash-safe)."""
-    rows = [r for r in read_history(path) if int(r["epoch"]) != row["epoch"]] + [row]
+    rows = [r for r in read_history(path) if r["epoch"] != row["epoch"]] + [row]
     rows.sort(key=lambda r: r["epoch"])
     fields = list(dict.fromkeys(k for r in rows for k in r))
     text = io.StringIO(newline="")
