@@ -8,6 +8,9 @@ PIP := $(VENV)/bin/pip
 OPENCV := $(shell grep '^opencv-python==' requirements.txt)
 ORT_WHEEL ?=
 ORT_INDEX ?=
+# make test runs the suite in this many processes (pytest-xdist; each file stays in one process,
+# so its module fixtures are built once). Each training test's process takes 1-3 GB of memory.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench train-env clean-venv check-wheels test-pythons FORCE
 
@@ -37,8 +40,8 @@ test: $(VENV)/.dev
 	@echo "== Debian packages for the tests (Xvfb, ffmpeg, shellcheck, systemd)"
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
-	@echo "== pytest: the whole suite (about 21 min on 2 cores)"
-	$(PY) -m pytest -q
+	@echo "== pytest: the whole suite in $(TEST_WORKERS) processes (about 21 min in one on 2 cores)"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 train-env: $(VENV)/.dev
 
