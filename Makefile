@@ -9,7 +9,7 @@ OPENCV := $(shell grep '^opencv-python==' requirements.txt)
 ORT_WHEEL ?=
 ORT_INDEX ?=
 # make test runs the suite in this many processes (pytest-xdist; each file stays in one process,
-# so its module fixtures are built once). Each training test's process takes 1-3 GB of memory.
+# so its module fixtures are built once).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench train-env clean-venv check-wheels test-pythons FORCE

@@ -16,7 +16,7 @@ def plot_history(csv_path: Path, png_path: Path) -> None:
     rows = read_history(Path(csv_path))
     if not rows:
         return
-    epochs = [int(r["epoch"]) for r in rows]
+    epochs = [r["epoch"] for r in rows]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, metric, title in ((axes[0], "loss", "loss"), (axes[1], "iou_score", "IoU (0.5)")):
         for prefix, label in (("", "train"), ("val_", "val")):
