@@ -19,7 +19,7 @@ jetson_runtime=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
 train_only=(libtcmalloc-minimal4)
-test_only=(xvfb x11-apps xdotool imagemagick ffmpeg shellcheck systemd chromium python3-opencv)
+test_only=(xvfb x11-apps x11-utils xdotool openbox imagemagick ffmpeg shellcheck systemd chromium python3-opencv)
 
 rc=0
 "$(dirname "$0")/is-jetson.sh" "${SEGCAM_ROOT:-}" >/dev/null || rc=$?
