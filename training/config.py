@@ -174,6 +174,10 @@ class TrainConfig(_Strict):
         "auto", description="one weight per output channel (classes, then background with "
         "several classes), auto (median-frequency balancing over the training masks) or null "
         "(all 1)")
+    class_weight_power: float = Field(
+        1.0, ge=0, le=1, description="auto's weights are raised to this power: 1 is SegNet's "
+        "median-frequency balancing, 0.5 softens it (frequent classes such as road and "
+        "building weigh more than 1/frequency would give them), 0 weighs all classes alike")
     workers: int = Field(2, ge=1, description="threads reading and augmenting samples")
     augment: AugmentConfig = Field(AugmentConfig(), description="training augmentation")
     phases: list[PhaseConfig] = Field([], description="augmentation changes from an epoch on")

@@ -63,8 +63,9 @@ log = logging.getLogger(__name__)
 KEEP_EPOCH_CHECKPOINTS = 3
 
 
-def median_frequency_weights(dataset, n_outputs: int) -> list[float]:
-    """SegNet's median-frequency balancing over the training masks (void not counted)."""
+def median_frequency_weights(dataset, n_outputs: int, power: float = 1.0) -> list[float]:
+    """SegNet's median-frequency balancing over the training masks (void not counted), each
+    weight raised to `power` (0.5: frequent classes such as road and building keep more)."""
     counts = np.zeros(n_outputs)
     present = np.zeros(n_outputs)  # pixels of the images in which each class appears
     n_classes = len(dataset.classes)
@@ -76,7 +77,7 @@ def median_frequency_weights(dataset, n_outputs: int) -> list[float]:
     frequency = np.divide(counts, present, out=np.zeros_like(counts), where=present > 0)
     median = np.median(frequency[frequency > 0])
     weights = np.divide(median, frequency, out=np.zeros_like(frequency), where=frequency > 0)
-    weights = np.minimum(weights, 10.0)  # a class seen in a handful of pixels must not dominate
+    weights = np.minimum(np.where(frequency > 0, weights**power, 0.0), 10.0)  # a class seen in a handful of pixels must not dominate
     return [round(float(w), 4) for w in weights]
 
 
@@ -282,8 +283,9 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
     weights = config.train.class_weights
     if weights == "auto":
         log.info("class weights: counting the pixels of %d training masks", len(train_set))
-        weights = median_frequency_weights(train_set, config.n_outputs)
-        log.info("class weights (median frequency): %s", weights)
+        power = config.train.class_weight_power
+        weights = median_frequency_weights(train_set, config.n_outputs, power)
+        log.info("class weights (median frequency, power %g): %s", power, weights)
     if weights is not None and len(weights) != config.n_outputs:
         raise ConfigError(f"train.class_weights: {len(weights)} values for "
                           f"{config.n_outputs} outputs ({', '.join(config.output_classes)})")
