@@ -201,6 +201,13 @@ class TrainConfig(_Strict):
         "output layer in float32 and the loss scaled (LossScaleOptimizer). Refused on a "
         "machine without a GPU (slower there, not faster) unless force")
 
+    @model_validator(mode="after")
+    def _power_needs_auto(self) -> TrainConfig:
+        if self.class_weight_power != 1.0 and self.class_weights != "auto":
+            raise ValueError(f"class_weight_power: {self.class_weight_power:g} applies only to "
+                             f"class_weights: auto (here {self.class_weights or 'null'})")
+        return self
+
 
 class Config(_Strict):
     name: str = Field("unet", description="run name: the run folder is runs/<name>")

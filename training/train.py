@@ -76,8 +76,9 @@ def median_frequency_weights(dataset, n_outputs: int, power: float = 1.0) -> lis
         present += (per_class > 0) * per_class.sum()
     frequency = np.divide(counts, present, out=np.zeros_like(counts), where=present > 0)
     median = np.median(frequency[frequency > 0])
-    weights = np.divide(median, frequency, out=np.zeros_like(frequency), where=frequency > 0)
-    weights = np.minimum(np.where(frequency > 0, weights**power, 0.0), 10.0)  # a class seen in a handful of pixels must not dominate
+    ratio = np.divide(median, frequency, out=np.ones_like(frequency), where=frequency > 0)
+    # capped: a class seen in a handful of pixels must not dominate; a class never seen weighs 0
+    weights = np.where(frequency > 0, np.minimum(ratio**power, 10.0), 0.0)
     return [round(float(w), 4) for w in weights]
 
 

@@ -21,6 +21,8 @@ def test_repo_configs_load():
         ("data: {dataset: camvid, root: x, classes: [sky]}\nmodel: {backbon: x}\n", "model.backbon"),
         ("data: {dataset: kitti, root: x, classes: [sky]}\n", "data.dataset"),
         ("data: {dataset: camvid, root: x, classes: [sky]}\ntrain: {epochs: 0}\n", "train.epochs"),
+        ("data: {dataset: camvid, root: x, classes: [sky]}\n"
+         "train: {class_weights: null, class_weight_power: 0.5}\n", "train.*class_weight_power"),
         ("data: [1, 2\n", "not valid YAML"),
     ],
 )
