@@ -67,3 +67,13 @@ def test_power_outside_zero_to_one_is_refused():
 
     with pytest.raises(ValidationError, match="class_weight_power"):
         Config.model_validate({"train": {"class_weight_power": 2}})
+
+
+def test_the_default_power_is_the_recipes_and_needs_no_auto():
+    """0.5 unless set; equal weights (null) still load, as the default power is not theirs."""
+    from training.config import Config
+
+    data = {"dataset": "camvid", "root": "CamVid", "classes": CLASSES}
+    assert Config.model_validate({"data": data}).train.class_weight_power == 0.5
+    config = Config.model_validate({"data": data, "train": {"class_weights": None}})
+    assert config.train.class_weights is None
