@@ -75,7 +75,7 @@ def test_the_start_up_line_says_what_runs_the_model(config: Path) -> None:
     lines = [line for line in result.stdout.splitlines() if " app: engine " in line]
     assert len(lines) == 1, result.stdout
     assert lines[0].split(" app: ", 1)[1] == (
-        "engine camvid-unet: LiteRT fp16 on CPU (1 thread); input 480x384, 12 classes; "
+        "engine camvid-unet: LiteRT fp16 on CPU (1 thread); input 384x288, 12 classes; "
         "source test://")
     assert "WARNING" not in result.stdout  # no NVIDIA GPU here: nothing to warn about
 

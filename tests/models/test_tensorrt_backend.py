@@ -25,6 +25,8 @@ from models.engines import tensorrt as trt_backend
 from models.engines.cuda import CudaError, CudaRuntime, GpuInfo, first_gpu
 
 SHIPPED = ROOT / "models" / "camvid-unet"
+_INPUT = yaml.safe_load((SHIPPED / MANIFEST).read_text())["input"]
+H, W = _INPUT["height"], _INPUT["width"]  # the shipped graph's fixed input
 HAS_TENSORRT = trt_backend.availability()[0] is None
 
 
@@ -76,6 +78,7 @@ def gpu(monkeypatch):
     state = {}
 
     def install(version: str = "10.3.0", name: str = "Orin", cc: tuple = (8, 7), **options):
+        options.setdefault("input_shape", (1, H, W, 3))
         fake = make(version, **options)
         monkeypatch.setitem(sys.modules, "tensorrt", fake)
         cuda = FakeCuda()
@@ -174,7 +177,8 @@ def test_without_an_onnx_file_tensorrt_is_not_a_candidate(gpu, bundle: Path) -> 
     del manifest["files"]["onnx"]
     (bundle / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
     checks = check_backends(load_bundle(bundle))
-    assert checks[0].detail == "the bundle has no onnx file (has: tflite)"
+    left = ", ".join(sorted(manifest["files"]))
+    assert checks[0].detail == f"the bundle has no onnx file (has: {left})"
     assert choose_backend(load_bundle(bundle)) == "litert"
 
 
@@ -195,12 +199,12 @@ def test_the_build_asks_for_fp16_a_workspace_cap_and_no_explicit_batch_flag_on_1
 
 def test_tensorrt_8_gets_the_explicit_batch_flag_and_a_profile_for_a_free_batch(
         gpu, bundle: Path, tmp_path: Path) -> None:
-    fake = gpu("8.6.2", input_shape=(-1, 384, 480, 3))
+    fake = gpu("8.6.2", input_shape=(-1, H, W, 3))
     with open_engine(bundle, backend="tensorrt", cache_dir=tmp_path):
         pass
     (plan,) = fake.builds
     assert plan["network_flags"] == 1
-    assert plan["profiles"] == [{"frames": [[1, 384, 480, 3]] * 3}]
+    assert plan["profiles"] == [{"frames": [[1, H, W, 3]] * 3}]
 
 
 def test_tensorrt_11_has_no_fp16_flag_and_builds_the_graph_as_typed(
@@ -217,8 +221,8 @@ def test_second_start_loads_the_cache_and_any_key_change_rebuilds(gpu, bundle: P
 
     def start() -> bool:
         with open_engine(bundle, backend="tensorrt", cache_dir=cache) as engine:
-            frames = np.zeros((2, 384, 480, 3), np.uint8)
-            assert engine.infer(frames).shape == (2, 384, 480)
+            frames = np.zeros((2, H, W, 3), np.uint8)
+            assert engine.infer(frames).shape == (2, H, W)
             return engine.built
 
     fake = gpu("10.3.0")
