@@ -204,8 +204,10 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _power_needs_auto(self) -> TrainConfig:
-        # only a power the config sets is refused: the default must not break class_weights: null
-        if "class_weight_power" in self.model_fields_set and self.class_weights != "auto":
+        # the default itself passes: a run's resolved config.yaml writes it out for every config,
+        # and reading that back (--resume, evaluate, convert) must not fail
+        default = type(self).model_fields["class_weight_power"].default
+        if self.class_weight_power != default and self.class_weights != "auto":
             raise ValueError(f"class_weight_power: {self.class_weight_power:g} applies only to "
                              f"class_weights: auto (here {self.class_weights or 'null'})")
         return self

@@ -69,11 +69,15 @@ def test_power_outside_zero_to_one_is_refused():
         Config.model_validate({"train": {"class_weight_power": 2}})
 
 
-def test_the_default_power_is_the_recipes_and_needs_no_auto():
-    """0.5 unless set; equal weights (null) still load, as the default power is not theirs."""
-    from training.config import Config
+def test_the_default_power_is_the_recipes_and_needs_no_auto(tmp_path):
+    """0.5 unless set; equal weights (null) still load, and so does the resolved config.yaml a
+    run writes for them (with the default power in it), which --resume and convert read back."""
+    from training.config import Config, dump_config, load_config
 
     data = {"dataset": "camvid", "root": "CamVid", "classes": CLASSES}
     assert Config.model_validate({"data": data}).train.class_weight_power == 0.5
     config = Config.model_validate({"data": data, "train": {"class_weights": None}})
     assert config.train.class_weights is None
+    dump_config(config, tmp_path / "config.yaml")
+    again = load_config(tmp_path / "config.yaml")
+    assert again.train.class_weights is None and again.train.class_weight_power == 0.5

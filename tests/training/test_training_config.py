@@ -22,7 +22,7 @@ def test_repo_configs_load():
         ("data: {dataset: kitti, root: x, classes: [sky]}\n", "data.dataset"),
         ("data: {dataset: camvid, root: x, classes: [sky]}\ntrain: {epochs: 0}\n", "train.epochs"),
         ("data: {dataset: camvid, root: x, classes: [sky]}\n"
-         "train: {class_weights: null, class_weight_power: 0.5}\n", "train.*class_weight_power"),
+         "train: {class_weights: null, class_weight_power: 0.7}\n", "train.*class_weight_power"),
         ("data: [1, 2\n", "not valid YAML"),
     ],
 )
