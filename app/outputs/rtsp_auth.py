@@ -2,7 +2,8 @@
 
 The hash is Django's pbkdf2_sha256 string, `pbkdf2_sha256$ITERATIONS$SALT$BASE64(SHA256 KEY)`,
 made with hashlib, so a config never needs the password itself. Print one with
-`python -m app.outputs.rtsp_auth` (it asks for the password twice).
+`python -m app.outputs.rtsp_auth` (at a terminal it asks for the password twice; otherwise it
+reads the password from stdin, twice, one per line, as `printf 'pw\npw\n' | ...` gives it).
 """
 
 from __future__ import annotations
@@ -60,10 +61,21 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(hash_password(password, int(iterations), salt), encoded)
 
 
+def _ask(prompt: str) -> str:
+    """getpass at a terminal; a line of stdin otherwise (getpass would read /dev/tty instead,
+    so a script or a test that pipes the password in would wait at a prompt it never sees)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\r\n")
+
+
 def main() -> int:
     try:
-        password = getpass.getpass("RTSP password: ")
-        if password != getpass.getpass("again: "):
+        password = _ask("RTSP password: ")
+        if password != _ask("again: "):
             print("error: the passwords differ", file=sys.stderr)
             return 2
     except (EOFError, KeyboardInterrupt):

@@ -346,19 +346,35 @@ def test_a_non_local_bind_with_a_credential_is_accepted_and_the_password_stays_h
     assert "s3cret" not in repr(config) and "s3cret" not in str(config.rtsp)
 
 
+def _hash_command(stdin: str) -> subprocess.CompletedProcess:
+    """`python -m app.outputs.rtsp_auth` with the password piped in, run the way `make test`
+    runs at a person's terminal: the child has a controlling terminal of its own (a pty nobody
+    types at), which getpass would read instead of the pipe and wait at for ever."""
+    controller, terminal = os.openpty()
+    try:
+        def take_the_terminal() -> None:  # a new session's first tty becomes its /dev/tty
+            os.close(os.open(os.ttyname(terminal), os.O_RDWR))
+
+        return subprocess.run([sys.executable, "-m", "app.outputs.rtsp_auth"], cwd=ROOT,
+                              input=stdin, capture_output=True, text=True, timeout=20,
+                              start_new_session=True, preexec_fn=take_the_terminal)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
 def test_password_hash_round_trip_and_the_command_that_makes_one():
     encoded = hash_password("s3cret", 1000)
     assert verify_password("s3cret", encoded) and not verify_password("s3cre", encoded)
-    result = subprocess.run([sys.executable, "-m", "app.outputs.rtsp_auth"], cwd=ROOT,
-                            input="open sesame\nopen sesame\n", capture_output=True, text=True,
-                            timeout=60)
+    result = _hash_command("open sesame\nopen sesame\n")
     assert result.returncode == 0, result.stderr
     made = result.stdout.strip().splitlines()[-1]
     assert made.startswith("pbkdf2_sha256$") and verify_password("open sesame", made)
     load_app_config(None, {"rtsp.username": "viewer", "rtsp.password_hash": made})
-    differ = subprocess.run([sys.executable, "-m", "app.outputs.rtsp_auth"], cwd=ROOT,
-                            input="one\ntwo\n", capture_output=True, text=True, timeout=60)
+    differ = _hash_command("one\ntwo\n")
     assert differ.returncode == 2 and "differ" in differ.stderr
+    empty = _hash_command("")
+    assert empty.returncode == 2 and "no password" in empty.stderr
 
 
 # -- the app, end to end -----------------------------------------------------------------------
