@@ -18,7 +18,8 @@ from models.settings_file import apply_overrides, read_mapping, validate
 
 DEFAULT_DECODER_FILTERS = (256, 128, 64, 32, 16)  # segmentation_models' Unet default
 DEFAULT_INPUT_SIZE = (384, 480)  # CamVid's 360x480 fitted: the converter's default input too
-HELDOUT = "heldout"  # the split name of the groups data.val_groups holds out of train_split
+HELDOUT = "heldout"
+IMAGENET = "imagenet"  # model.encoder_weights: Keras' own ImageNet weights file  # the split name of the groups data.val_groups holds out of train_split
 
 
 class _Strict(BaseModel):
@@ -107,9 +108,10 @@ class DataConfig(_Strict):
 
 class ModelConfig(_Strict):
     backbone: str = Field("mobilenetv2", description="encoder, a segmentation_models backbone")
-    encoder_weights: Literal["imagenet"] | None = Field(
-        "imagenet", description="imagenet (downloaded once to ~/.keras/models/) or null to "
-        "train from scratch")
+    encoder_weights: str | None = Field(
+        "imagenet", description="imagenet (Keras' ImageNet weights: ~/.keras/models/, else "
+        "downloaded there once), a path to such a weights file (.h5, relative to the config "
+        "file: for a board or a machine without internet) or null to train from scratch")
     encoder_freeze: bool = Field(False, description="keep the encoder's weights fixed")
     decoder_filters: tuple[int, int, int, int, int] = Field(
         DEFAULT_DECODER_FILTERS, description="the five decoder blocks' widths (smaller: faster)")
@@ -259,6 +261,13 @@ def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     config.data.root = _beside(path, config.data.root)
     if config.model.init_weights:
         config.model.init_weights = _beside(path, config.model.init_weights)
+    weights = config.model.encoder_weights
+    if weights not in (None, IMAGENET):
+        config.model.encoder_weights = _beside(path, weights)
+        if not Path(config.model.encoder_weights).is_file():
+            raise ConfigError(f"{path}: model.encoder_weights: no such file "
+                              f"{config.model.encoder_weights} (imagenet, null or a weights "
+                              f"file's path)")
     return config
 
 

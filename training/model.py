@@ -3,6 +3,7 @@ training/keras_model.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from models.errors import first_line
@@ -53,17 +54,30 @@ def build_unet(config: Config, input_shape: tuple[int | None, int | None, int] =
     except Exception as error:  # keras' get_file wraps network failures in plain Exception
         message = first_line(error)
         if settings.encoder_weights and ("fetch" in message.lower() or "url" in message.lower()):
-            raise ModelError(
-                f"model.encoder_weights: cannot download the ImageNet weights for "
-                f"{settings.backbone} ({message[:80]}); place the weights file in "
-                f"~/.keras/models/ or set encoder_weights: null to train from scratch"
-            ) from None
+            raise ModelError(weights_missing(settings.backbone, message)) from None
         raise
     if settings.bn_momentum is not None:
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = settings.bn_momentum
     return model
+
+
+# The files Keras looks for in ~/.keras/models/ (by name; sizes as Keras publishes them).
+KNOWN_WEIGHTS = {"mobilenetv2": ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+                                 9_422_432)}
+
+
+def weights_missing(backbone: str, message: str) -> str:
+    """One line: the exact file Keras wanted, where to put it, or how to name it instead."""
+    name, size = KNOWN_WEIGHTS.get(backbone, (None, None))
+    if name is None:  # Keras' message carries the URL, whose last part is the file name
+        urls = re.findall(r"https?://\S+", message)
+        name = urls[0].rstrip(".:,)").rsplit("/", 1)[-1] if urls else None
+    wanted = (f"{name} ({size:,} bytes)" if size else name) if name else "its weights file"
+    return (f"model.encoder_weights: cannot download the ImageNet weights for {backbone} "
+            f"({message[:80]}); place {wanted} in ~/.keras/models/, or set encoder_weights: to "
+            f"that file's path, or encoder_weights: null to train from scratch")
 
 
 def preprocessing(backbone: str):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import yaml
 
 from training.config import ConfigError, load_config
 
@@ -39,16 +41,61 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_imagenet_weights_that_cannot_download_say_what_to_do(tmp_path):
-    """No network here (nor in CI): the default encoder_weights must fail with advice, not a trace."""
+def test_imagenet_weights_that_cannot_download_say_what_to_do(tmp_path, monkeypatch):
+    """No network here (nor in CI): the default encoder_weights must fail with advice naming
+    the exact file Keras wants, not a trace. HOME is empty, so no cached copy is found."""
     from training.config import Config
     from training.model import ModelError, build_unet
 
+    monkeypatch.setenv("HOME", str(tmp_path))
     config = Config.model_validate({"data": {"dataset": "camvid", "root": str(tmp_path),
                                              "classes": ["sky", "road"]},
                                     "model": {"backbone": "mobilenetv2",
                                               "decoder_filters": [16, 8, 8, 8, 8]}})
     assert config.model.encoder_weights == "imagenet"
-    with pytest.raises(ModelError, match=r"model.encoder_weights: cannot download .* ~/.keras/models/ "
-                                         r"or set encoder_weights: null"):
+    with pytest.raises(ModelError, match=r"^model.encoder_weights: cannot download .*; place "
+                       r"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1\.0_224_no_top\.h5 "
+                       r"\(9,422,432 bytes\) in ~/.keras/models/, or set encoder_weights: to "
+                       r"that file's path, or encoder_weights: null to train from scratch$"):
         build_unet(config)
+
+
+def test_encoder_weights_from_a_file_the_config_names(tmp_path, monkeypatch):
+    """model.encoder_weights: a path (relative to the config) loads that file into the encoder,
+    offline: a MobileNetV2 encoder's weights written here, not ImageNet's."""
+    from training.framework import keras
+    from training.model import build_unet
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Keras cache to fall back on
+    keras.utils.set_random_seed(7)
+    encoder = keras.applications.MobileNetV2(include_top=False, weights=None,
+                                             input_shape=(None, None, 3))
+    (tmp_path / "weights").mkdir()
+    encoder.save_weights(tmp_path / "weights" / "encoder.h5")
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"dataset": "camvid", "root": str(tmp_path), "classes": ["sky", "road"]},
+        "model": {"backbone": "mobilenetv2", "encoder_weights": "weights/encoder.h5",
+                  "decoder_filters": [16, 8, 8, 8, 8]}}))
+    config = load_config(path)
+    assert config.model.encoder_weights == str(tmp_path / "weights" / "encoder.h5")
+    model = build_unet(config)
+    for name in ("Conv1", "block_16_project", "Conv_1_bn"):
+        for loaded, written in zip(model.get_layer(name).get_weights(),
+                                   encoder.get_layer(name).get_weights(), strict=True):
+            assert np.array_equal(loaded, written), name
+    keras.utils.set_random_seed(8)  # and a model from scratch differs: the check can fail
+    scratch = build_unet(config.model_copy(update={
+        "model": config.model.model_copy(update={"encoder_weights": None})}))
+    assert not np.array_equal(scratch.get_layer("Conv1").get_weights()[0],
+                              encoder.get_layer("Conv1").get_weights()[0])
+
+
+def test_encoder_weights_file_that_is_missing(tmp_path):
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"dataset": "camvid", "root": str(tmp_path), "classes": ["sky"]},
+        "model": {"encoder_weights": "nowhere/encoder.h5"}}))
+    with pytest.raises(ConfigError, match=r"own\.yaml: model\.encoder_weights: no such file "
+                       r".*nowhere/encoder\.h5 \(imagenet, null or a weights file's path\)$"):
+        load_config(path)
