@@ -27,6 +27,8 @@ from testkit import (
     write_labelled_tree,
 )
 
+pytest_plugins = ["temp_space", "pytester"]  # temp_space: a failure in a full temp folder says so
+
 # What requirements-train.txt adds to the runtime: a test that needs one of these skips where it
 # is not installed, unless the import came from app/ (the runtime must never need them).
 TRAINING_MODULES = {"tensorflow", "tf_keras", "keras", "segmentation_models", "tf2onnx", "onnx",
