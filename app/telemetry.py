@@ -95,7 +95,12 @@ class Telemetry:
             jetson = jtop(interval=self.interval_s)
             jetson.start()  # JtopException when jtop.service is not running
         except Exception as exc:
-            log.info("telemetry: jtop unavailable (%s); using /proc and /sys", _one_line(exc))
+            from models.engines.devices import jetson_release
+
+            # Off a Jetson jtop cannot work: its advice (install jtop's service) would mislead.
+            level = logging.INFO if jetson_release() else logging.DEBUG
+            log.log(level, "telemetry: jtop unavailable (%s); using /proc and /sys",
+                    _one_line(exc))
             return False
         log.info("telemetry: reading jtop")
         try:

@@ -92,7 +92,9 @@ say "pip: the runtime's Python packages from $reqs (2-4 min the first time; off 
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$reqs" "${extra[@]}"
 # The `segcam` command (run, doctor, check-config): this checkout, editable, no dependencies.
-run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e "$(dirname "$0")/.."
+# compat: a plain .pth to the checkout, without setuptools' "Editable installation" banner
+run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
+  --config-settings editable_mode=compat -e "$(dirname "$0")/.."
 if [ "$site" = true ] && [ "$DRY_RUN" -eq 0 ]; then
   "$VENV/bin/python" -c "import cv2" 2>/dev/null \
     || echo "warning: no OpenCV in the system's Python: install JetPack's (apt-get install nvidia-opencv)"

@@ -12,7 +12,10 @@ os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+from models.native_stderr import quiet_native_stderr  # noqa: E402
+
+with quiet_native_stderr():
+    import tensorflow as tf
+    import tf_keras as keras
 
 __all__ = ["keras", "tf"]

@@ -12,6 +12,7 @@ import numpy as np
 from models.bundle import Bundle, BundleError
 from models.engines.base import Engine, check_class_count, import_runtime, loop_batch
 from models.errors import first_line
+from models.native_stderr import quiet_native_stderr
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ class LiteRTEngine(Engine):
         data = path.read_bytes()
         check_class_count(bundle, _read_channels(data, path), path.name)
         try:  # the default op resolver applies XNNPACK to every op it supports
-            self._interpreter = interpreter.Interpreter(model_content=data, num_threads=self.threads)
-            self._interpreter.allocate_tensors()
+            with quiet_native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self._interpreter = interpreter.Interpreter(model_content=data,
+                                                            num_threads=self.threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise BundleError(f"{path}: LiteRT cannot load it ({error})") from None
         self._input = self._interpreter.get_input_details()[0]

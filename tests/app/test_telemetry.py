@@ -76,8 +76,9 @@ def fake_jtop(monkeypatch):
     return FakeJtop
 
 
-def test_fallback_reads_plausible_values_here(caplog):
+def test_fallback_reads_plausible_values_here(caplog, monkeypatch):
     # The real jetson-stats is installed but its service is not running: the real fallback path.
+    monkeypatch.setenv("SEGCAM_SYSROOT", "/")  # this machine, no Jetson
     caplog.set_level(logging.INFO, logger="app.telemetry")
     with Telemetry(interval_s=0.2) as tel:
         snap = wait_for(tel, "cpu_percent", timeout=10)
@@ -88,8 +89,9 @@ def test_fallback_reads_plausible_values_here(caplog):
     if "temp_c" in snap:  # this machine may have no thermal zones at all
         assert 0.0 < snap["temp_c"] < 120.0
     assert tel.hud_text().startswith("CPU ")
+    # off a Jetson the fallback is the rule, not news: said at DEBUG only, once
     jtop_lines = [r for r in caplog.records if "jtop unavailable" in r.getMessage()]
-    assert len(jtop_lines) == 1
+    assert not jtop_lines
 
 
 def test_cpu_load_follows_a_busy_loop():
@@ -133,7 +135,12 @@ def test_jtop_path_feeds_snapshot(fake_jtop):
     assert "GPU 38%" in tel.hud_text()
 
 
-def test_jtop_service_missing_falls_back_and_logs_once(fake_jtop, caplog):
+def test_jtop_service_missing_falls_back_and_logs_once(fake_jtop, caplog, monkeypatch,
+                                                      tmp_path):
+    (tmp_path / "etc").mkdir()  # a Jetson's root, where the advice is worth an INFO line
+    (tmp_path / "etc" / "nv_tegra_release").write_text(
+        "# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, EABI: aarch64\n")
+    monkeypatch.setenv("SEGCAM_SYSROOT", str(tmp_path))
     caplog.set_level(logging.INFO, logger="app.telemetry")
     fake_jtop.fail_with = JtopException(
         "The jtop.service is not active. Please run:\nsudo jtop --install-service"

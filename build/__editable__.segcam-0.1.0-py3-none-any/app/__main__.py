@@ -1,0 +1,1 @@
+/work/main/app/__main__.py

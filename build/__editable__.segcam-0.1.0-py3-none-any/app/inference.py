@@ -1,0 +1,1 @@
+/work/main/app/inference.py

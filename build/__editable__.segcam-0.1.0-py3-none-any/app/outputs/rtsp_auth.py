@@ -1,0 +1,1 @@
+/work/main/app/outputs/rtsp_auth.py

@@ -1,0 +1,1 @@
+/work/main/app/sources/__init__.py

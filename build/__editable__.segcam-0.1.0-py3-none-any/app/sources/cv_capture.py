@@ -1,0 +1,1 @@
+/work/main/app/sources/cv_capture.py

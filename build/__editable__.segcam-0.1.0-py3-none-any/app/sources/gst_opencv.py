@@ -1,0 +1,1 @@
+/work/main/app/sources/gst_opencv.py

@@ -1,0 +1,1 @@
+/work/main/app/sources/v4l2.py

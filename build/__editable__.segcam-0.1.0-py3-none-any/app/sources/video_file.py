@@ -1,0 +1,1 @@
+/work/main/app/sources/video_file.py

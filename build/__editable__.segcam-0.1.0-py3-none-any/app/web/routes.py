@@ -1,0 +1,1 @@
+/work/main/app/web/routes.py

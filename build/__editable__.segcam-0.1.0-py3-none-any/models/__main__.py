@@ -1,0 +1,1 @@
+/work/main/models/__main__.py

@@ -1,0 +1,1 @@
+/work/main/models/engines/__init__.py

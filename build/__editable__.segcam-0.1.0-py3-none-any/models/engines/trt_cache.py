@@ -1,0 +1,1 @@
+/work/main/models/engines/trt_cache.py

@@ -1,0 +1,1 @@
+/work/main/models/letterbox.py

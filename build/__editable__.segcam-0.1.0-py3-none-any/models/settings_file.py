@@ -1,0 +1,1 @@
+/work/main/models/settings_file.py
