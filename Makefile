@@ -28,7 +28,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-train.txt requirements-test.txt requ
 	@echo "== Debian packages for training (tcmalloc)"
 	scripts/system-deps.sh train
 	@echo "== pip: TensorFlow, training and test tools from requirements-dev.txt (about 3 min the first time)"
-	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
 	$(PIP) install -q --force-reinstall --no-deps $(OPENCV)
 	touch $@
 

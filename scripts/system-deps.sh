@@ -43,5 +43,19 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "installing Debian packages: ${missing[*]}"
+echo "  apt-get update"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# apt's own output is hundreds of lines: one progress line instead (updated in place at a
+# terminal, every 25 packages otherwise), and apt's errors as they come.
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 \
+  "${missing[@]}" | awk -v tty="$([ -t 1 ] && echo 1 || echo 0)" '
+  /newly installed/ { total = $3 + $1; next }
+  /^Get:/ { got++; if (tty) printf "\r  downloading: %d packages", got; fflush(); next }
+  /^Setting up / {
+    done++
+    if (tty) printf "\r  setting up: %d of %s packages   ", done, (total ? total : "?")
+    else if (done % 25 == 0) printf "  set up %d of %s packages\n", done, (total ? total : "?")
+    fflush(); next }
+  /^(E|W): / { print }
+  END { if (tty) printf "\n"; printf "  done: %d packages set up\n", done }'
+exit "${PIPESTATUS[0]}"
