@@ -77,7 +77,7 @@ def test_jetson_venv_sees_the_system_packages_and_skips_pips_opencv(tmp_path: Pa
                  SEGCAM_ROOT=str(fake_root(tmp_path, ORIN)))
     assert result.returncode == 0, result.stderr
     assert f"would run: python3 -m venv --system-site-packages {venv}" in result.stdout
-    assert pip_line(result.stdout).endswith("-q -r requirements-jetson.txt")
+    assert pip_line(result.stdout).endswith("-r requirements-jetson.txt")
     assert "ORT_WHEEL=" in result.stdout  # says how to get NVIDIA's GPU build
 
 
@@ -87,7 +87,7 @@ def test_elsewhere_a_plain_venv_and_requirements_txt(tmp_path: Path) -> None:
                  SEGCAM_ROOT=str(fake_root(tmp_path, PI)))
     assert result.returncode == 0, result.stderr
     assert f"would run: python3 -m venv {venv}" in result.stdout
-    assert pip_line(result.stdout).endswith("-q -r requirements.txt")
+    assert pip_line(result.stdout).endswith("-r requirements.txt")
 
 
 def test_ort_wheel_is_installed_instead_of_pypis_onnxruntime(tmp_path: Path) -> None:
@@ -147,4 +147,4 @@ def test_a_rerun_keeps_the_gpu_build_an_earlier_run_installed(tmp_path: Path) ->
     result = run([str(RUNTIME_VENV), "--dry-run", str(venv)], SEGCAM_JETSON="1")
     assert result.returncode == 0, result.stderr
     assert "keeping the installed onnxruntime-gpu" in result.stdout
-    assert pip_line(result.stdout).endswith(f"-q -r {venv}/requirements-ort.txt")
+    assert pip_line(result.stdout).endswith(f"-r {venv}/requirements-ort.txt")
