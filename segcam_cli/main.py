@@ -22,19 +22,16 @@ class Verb:
 
 
 VERBS = (
-    Verb("run", "app", "segment a camera or clip in real time: show, record, serve "
-                       "(the default verb)"),
-    Verb("predict", "app", "segment images, a folder, a glob or a clip as fast as it goes: "
-                           "overlays, class-id masks, areas"),
+    Verb("run", "app", "segment a camera or clip in real time: show, record, serve (default)"),
+    Verb("predict", "app", "segment images, folders, globs or clips: overlays, class-id masks"),
     Verb("doctor", "app", "what this machine has for the config, and what to fix"),
     Verb("check-config", "app", "validate the app config, bundle and source, then exit"),
     Verb("train", "training", "train a Unet from a training config (TensorFlow)"),
-    Verb("evaluate", "training", "per-class IoU, mIoU and accuracies of a bundle, or of a "
-                                 "checkpoint (TensorFlow)"),
+    Verb("evaluate", "training", "IoU per class and mIoU of a bundle, or a checkpoint "
+                                 "(TensorFlow)"),
     Verb("convert", "training", "Keras checkpoint -> fp16/int8 model bundle (TensorFlow)"),
     Verb("benchmark", "training", "speed and accuracy of every file and backend of a bundle"),
-    Verb("config", "training", "the training config reference (--explain), or check a "
-                               "training config"),
+    Verb("config", "training", "the training config reference (--explain), or check a file"),
 )
 BY_NAME = {verb.name: verb for verb in VERBS}
 
@@ -47,12 +44,12 @@ def usage() -> str:
              f"segcam {version()}: real-time camera segmentation, from training to the camera.",
              "", "verbs:"]
     lines += [f"  {verb.name:<{width}}  {verb.summary}" for verb in VERBS]
-    lines += ["", f"No verb runs the app: `{PROG}` alone runs configs/app.yaml, "
-                  f"`{PROG} --source csi://0` is `{PROG} run --source csi://0`.",
-              "The same verbs: python -m app run|predict|doctor|check-config, python -m "
-              "training train|evaluate|convert|benchmark|config, python -m models convert.",
-              "TensorFlow is needed only where a verb says so; the rest run on a Jetson's "
-              "runtime."]
+    lines += ["",
+              f"No verb runs the app: `{PROG}` runs configs/app.yaml, `{PROG} --source csi://0`",
+              f"is `{PROG} run --source csi://0`. Only the verbs marked (TensorFlow) need it; the",
+              "rest run on a Jetson's runtime. The same verbs: python -m app run|predict|doctor|",
+              "check-config, python -m training train|evaluate|convert|benchmark|config, and",
+              "python -m models convert."]
     return "\n".join(lines) + "\n"
 
 
