@@ -49,3 +49,14 @@ def test_the_python_example_runs_as_printed(tmp_path: Path) -> None:
         rgb = seg.colorize(ids, channel_order="rgb")
         np.testing.assert_array_equal(rgb[..., ::-1], written)
         np.testing.assert_array_equal(rgb[0, 0], seg.palette[ids[0, 0]])
+
+
+def test_every_readme_command_is_segcam() -> None:
+    """The command lines (indented blocks) never use the long forms; the prose names them once,
+    as equivalents. (`python -m app.outputs.rtsp_auth` is a helper, not a segcam job.)"""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    commands = [line for line in lines if line.startswith("    ")]
+    long_forms = re.compile(r"python -m (app|training|models)\b(?!\.)")
+    assert [line for line in commands if long_forms.search(line)] == []
+    assert sum(bool(long_forms.search(line)) for line in lines) == 2  # the equivalents, once
+    assert any(line.strip().startswith("segcam predict ") for line in commands)
