@@ -34,7 +34,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-train.txt requirements-test.txt requ
 
 demo: $(VENV)/.runtime
 	@echo "== the app on the shipped clip (media/camvid-val.mp4) with models/camvid-unet"
-	$(PY) -m app --config configs/app.yaml
+	$(VENV)/bin/segcam --config configs/app.yaml
 
 test: $(VENV)/.dev
 	@echo "== Debian packages for the tests (Xvfb, ffmpeg, shellcheck, systemd)"

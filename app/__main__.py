@@ -1,6 +1,7 @@
 """`python -m app` (or `segcam`): segment a camera (or clip) in real time, show and record the
 overlay. `python -m app doctor` checks what this machine has for the config; `check-config`
-validates the config, bundle and source, then exits."""
+validates the config, bundle and source, then exits; `predict` segments files as fast as the
+machine goes (app/predict/)."""
 
 from __future__ import annotations
 
@@ -23,18 +24,31 @@ log = logging.getLogger("app")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # While a TensorRT engine builds (progress every 30 s): more than one progress period.
 BUILD_EXTEND_S = 90.0
+# Found from the installed code, not the current folder: `segcam` works from anywhere.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "app.yaml"
 
 
-SUBCOMMANDS = ("run", "doctor", "check-config")
+SUBCOMMANDS = ("run", "doctor", "check-config", "predict")
+
+
+def default_config() -> str | None:
+    """configs/app.yaml of the checkout this code runs from; None (the built-in defaults, with
+    the shipped bundle) where the code was installed without it."""
+    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None
 
 
 def _parser(prog: str = "python -m app") -> argparse.ArgumentParser:
+    from models.version import version
+
+    base = prog.removesuffix(" run")
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__,
-        epilog=f"also: {prog} doctor [--config ...] (what this machine has for the config), "
-               f"{prog} check-config [flags] (the same as --check-config)")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="app YAML (default: %(default)s)")
+        epilog=f"also: {base} doctor [--config ...] (what this machine has for the config), "
+               f"{base} check-config [flags] (the same as --check-config), "
+               f"{base} predict SOURCE ... (segment files)")
+    parser.add_argument("--version", action="version", version=f"segcam {version()}")
+    parser.add_argument("--config", default=default_config(),
+                        help="app YAML (default: %(default)s; none: the built-in defaults)")
     parser.add_argument("--source", help="override source.uri (csi://0, v4l2:///dev/video0, file://..., test://)")
     parser.add_argument("--bundle", help="override model.bundle")
     parser.add_argument("--backend", choices=["auto", "tensorrt", "litert", "onnx", "keras"], help="override model.backend")
@@ -110,16 +124,21 @@ def _warn_unknown_hidden(config, bundle) -> None:
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     """The run, or a subcommand named first: `doctor`, `check-config`, `run` (the default)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
-    if argv and argv[0] in SUBCOMMANDS:
+    named = bool(argv) and argv[0] in SUBCOMMANDS
+    command = argv[0] if named else "run"
+    if named:
         argv = argv[1:]
     if command == "doctor":
         from app.doctor import main as doctor
 
-        return doctor(argv, prog=f"{prog} doctor", default_config=str(DEFAULT_CONFIG))
+        return doctor(argv, prog=f"{prog} doctor", default_config=default_config())
+    if command == "predict":
+        from app.predict.command import main as predict
+
+        return predict(argv, prog=f"{prog} predict")
     if command == "check-config":
         argv = ["--check-config", *argv]
-    return _main(argv, prog)
+    return _main(argv, f"{prog} {command}" if named else prog)
 
 
 def _main(argv: list[str], prog: str) -> int:
@@ -148,7 +167,8 @@ def _main(argv: list[str], prog: str) -> int:
             preflight.check_source(config.source.uri)
             _warn_unknown_hidden(config, bundle)
             if args.check_config:
-                _say(f"config OK: {args.config} (bundle {bundle.name}, source {config.source.uri})")
+                _say(f"config OK: {args.config or '<defaults>'} (bundle {bundle.name}, "
+                     f"source {config.source.uri})")
                 return 0
             if stops.early:
                 return _stopped_while_starting(stops.early[0])
@@ -184,10 +204,11 @@ def _stopped_while_starting(signum: int) -> int:
 def _log_engine(config, engine) -> None:
     """The one start-up line of what runs the model; a warning when a GPU here goes unused."""
     from models.engines.devices import gpu_unused_warning
+    from models.version import version
 
-    log.info("engine %s: %s; input %dx%d, %d classes; source %s", engine.bundle.name,
-             engine.describe(), engine.input_size[1], engine.input_size[0], len(engine.classes),
-             config.source.uri)
+    log.info("segcam %s, engine %s: %s; input %dx%d, %d classes; source %s", version(),
+             engine.bundle.name, engine.describe(), engine.input_size[1], engine.input_size[0],
+             len(engine.classes), config.source.uri)
     warning = gpu_unused_warning(engine, config.model.backend, config.model.providers)
     if warning:
         log.warning("%s", warning)

@@ -24,6 +24,7 @@ from pydantic import (
 from app.sources.base import SourceOptions
 from models.settings_file import ConfigError as ConfigError  # re-exported: callers catch it here
 from models.settings_file import apply_overrides, read_mapping, validate
+from models.shipped import SHIPPED_BUNDLE
 
 
 class _Section(BaseModel):
@@ -50,7 +51,10 @@ class SourceSettings(SourceOptions, _SourceUri):
 
 
 class ModelSettings(_Section):
-    bundle: str = Field("models/camvid-unet", description="model bundle folder")
+    # The shipped bundle, found from the installed code: a config without this key works from
+    # any folder.
+    bundle: str = Field(str(SHIPPED_BUNDLE), description="model bundle folder (default: the "
+                        "shipped models/camvid-unet)")
     backend: Literal["auto", "tensorrt", "litert", "onnx", "keras"] = Field(
         "auto", description="auto: TensorRT, then ONNX Runtime on the GPU, then LiteRT")
     threads: int | None = Field(None, gt=0, description="CPU threads for LiteRT/ONNX (None: all)")
@@ -90,7 +94,8 @@ class DisplaySettings(_Section):
 
 class RecordSettings(_Section):
     enabled: bool = True
-    dir: str = Field("runs/recordings", description="where segments go")
+    dir: str = Field("runs/recordings", description="where segments go (default: runs/recordings "
+                     "in the current folder)")
     segment_seconds: float = Field(
         60.0, gt=0, description="length of one file; it ends on a key frame, one comes a second")
     max_age_hours: float | None = Field(

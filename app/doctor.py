@@ -44,7 +44,7 @@ class Report:
         self.problems.append(text)
 
 
-def _parser(prog: str, default_config: str) -> argparse.ArgumentParser:
+def _parser(prog: str, default_config: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--config", default=default_config, help="app YAML (default: %(default)s)")
     parser.add_argument("--source", help="check this source.uri instead of the config's")
@@ -55,7 +55,7 @@ def _parser(prog: str, default_config: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, prog: str = "segcam doctor",
-         default_config: str = "configs/app.yaml") -> int:
+         default_config: str | None = "configs/app.yaml") -> int:
     args = _parser(prog, default_config).parse_args(argv)
     overrides: dict = {}
     if args.source:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None, prog: str = "segcam doctor",
     if args.backend:
         overrides["model.backend"] = args.backend
     report = Report()
-    report.head(f"segcam doctor: {args.config}")
+    report.head(f"segcam doctor: {args.config or '<built-in defaults>'}")
     platform_section(report)
     try:
         config = load_app_config(args.config, overrides)
@@ -102,8 +102,10 @@ def _print(report: Report) -> None:
 
 def platform_section(report: Report) -> None:
     from models.engines.devices import jetson_model, jetson_release, nvidia_gpu_signs
+    from models.version import version
 
     report.head("Platform")
+    report.item("segcam", version())
     report.item("machine", f"{platform.machine()}, Linux {platform.release()}, "
                 f"Python {platform.python_version()}")
     release = jetson_release()

@@ -38,6 +38,7 @@ from app.run_state import DRAIN_S, POLL_S, RunState
 from app.segmenter import Segmenter
 from app.sources.base import redact
 from app.stats import Stats
+from models.version import version
 
 log = logging.getLogger(__name__)
 # After a halt, the output thread may take this long to close the window and the segment, then
@@ -154,6 +155,7 @@ class Pipeline:
         writing = recorder.open_segment if recorder is not None else None
         state, reason = self.recording.status
         return {
+            "version": version(),
             "uptime_s": round(time.monotonic() - stats.started, 1),
             "frames": {"captured": stats.captured.total, "inferred": stats.inferred.total,
                        "output": stats.output.total},

@@ -12,6 +12,8 @@ import sys
 from models.bundle import Bundle, BundleError, load_bundle
 
 CONVERT = [sys.executable, "-m", "training", "convert"]
+# The converter's usage lines and errors then name this command, not `python -m training`.
+PROG_ENV = {"SEGCAM_CLI_PROG": "python -m models"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +45,9 @@ def _convert(flags: list[str], replace_process: bool) -> int:
     if replace_process:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, [*CONVERT, *flags])
-    return subprocess.run([*CONVERT, *flags], check=False).returncode
+        os.execve(sys.executable, [*CONVERT, *flags], {**os.environ, **PROG_ENV})
+    return subprocess.run([*CONVERT, *flags], check=False,
+                          env={**os.environ, **PROG_ENV}).returncode
 
 
 def dumps_summary(bundle: Bundle) -> str:

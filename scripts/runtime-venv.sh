@@ -92,7 +92,7 @@ say "pip: the runtime's Python packages from $reqs (2-4 min the first time; off 
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 # Not -q: pip's "Collecting ..." lines and download bars are the progress of a long step.
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$reqs" "${extra[@]}"
-# The `segcam` command (run, doctor, check-config): this checkout, editable, no dependencies.
+# The `segcam` command (every verb): this checkout, editable, no dependencies.
 # compat: a plain .pth to the checkout, without setuptools' "Editable installation" banner
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
   --config-settings editable_mode=compat -e "$(dirname "$0")/.."

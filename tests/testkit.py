@@ -40,6 +40,19 @@ def run_models(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+# The console script's own code path (segcam_cli.main:main), as the installed `segcam` runs it,
+# but on this checkout's code (the venv's `segcam` may be another checkout's).
+SEGCAM = "import sys; from segcam_cli.main import main; sys.argv[0] = 'segcam'; main()"
+
+
+def run_segcam(*args: str, cwd: Path = ROOT, env: dict | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """`segcam ARGS` from `cwd` (any folder: the code is found through PYTHONPATH)."""
+    return subprocess.run([sys.executable, "-c", SEGCAM, *args], cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
 # CamVid mask values of the tiny bundle's classes (sky, road, car), a background one and void
 CAMVID_VALUES = {"sky": 0, "building": 1, "road": 3, "car": 8, "void": 11}
 

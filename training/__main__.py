@@ -1,4 +1,5 @@
-"""`python -m training train|evaluate|convert|benchmark ...`: the training side's command line."""
+"""`python -m training train|evaluate|convert|benchmark|config ...` (or `segcam VERB ...`): the
+training side's command line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from models.bundle import BundleError
@@ -16,9 +18,19 @@ from training.config import ConfigError, load_config
 from training.datasets.common import DatasetError
 from training.quantize import CalibrationError
 
+# The name usage lines and errors give this command: `segcam` and `python -m models convert` run
+# it too (the latter in a new process, so it says its name through the environment).
+PROG_ENV = "SEGCAM_CLI_PROG"
+DEFAULT_PROG = "python -m training"
+NEEDS_TENSORFLOW = ("{prog} {verb}: needs TensorFlow (pip install -r requirements-train.txt); "
+                    "this machine has the runtime only")
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+
+def _parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
+    from models.version import version
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--version", action="version", version=f"segcam {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a Unet from a config")
@@ -91,12 +103,17 @@ def _convert_parser(commands) -> None:
                       help="keep int8 files that lose more (or that were not scored)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    prog = prog or os.environ.get(PROG_ENV) or DEFAULT_PROG
     if argv is None:  # the command line (not a call from Python): switch allocator first
         from training.allocator import reexec_with_tcmalloc
 
-        reexec_with_tcmalloc(sys.argv[1:])
-    args = _parser().parse_args(argv)
+        argv = sys.argv[1:]
+        reexec_with_tcmalloc(argv, prog)
+    args = _parser(prog).parse_args(argv)
+    if _needs_tensorflow(args) and find_spec("tensorflow") is None:
+        print(NEEDS_TENSORFLOW.format(prog=prog, verb=args.command), file=sys.stderr)
+        return 2
     named = args.command == "convert"  # the converter's log lines have always named their module
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s "
                         + ("%(name)s: %(message)s" if named else "%(message)s"))
@@ -135,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {error}", file=sys.stderr)
                 _exit_now(1)
         raise
+
+
+def _needs_tensorflow(args: argparse.Namespace) -> bool:
+    """Training, conversion and the Keras reference need it; a bundle's evaluation, the
+    benchmark (its Keras row skipped) and the config check run on the runtime alone."""
+    if args.command in ("train", "convert"):
+        return True
+    return args.command == "evaluate" and bool(args.checkpoint or args.backend == "keras")
 
 
 def _exit_now(code: int) -> None:

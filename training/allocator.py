@@ -23,16 +23,18 @@ def tcmalloc_library() -> Path | None:
     return next((path for path in TCMALLOC_PATHS if path.is_file()), None)
 
 
-def reexec_with_tcmalloc(argv: list[str]) -> None:
+def reexec_with_tcmalloc(argv: list[str], prog: str = "python -m training") -> None:
     """Replace this process by `python -m training argv` with tcmalloc preloaded (same PID, so
-    signals and the exit code reach the caller unchanged); returns when that is not wanted."""
+    signals and the exit code reach the caller unchanged); returns when that is not wanted.
+    `prog` is the name the command was called by (`segcam`), kept for its usage lines."""
     preload = os.environ.get("LD_PRELOAD", "")
     if os.environ.get("SEGCAM_MALLOC") == "system" or "tcmalloc" in preload:
         return
     library = tcmalloc_library()
     if library is None:
         return
-    env = dict(os.environ, LD_PRELOAD=f"{library} {preload}".strip(), SEGCAM_MALLOC="tcmalloc")
+    env = dict(os.environ, LD_PRELOAD=f"{library} {preload}".strip(), SEGCAM_MALLOC="tcmalloc",
+               SEGCAM_CLI_PROG=prog)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "training", *argv], env)

@@ -97,7 +97,7 @@ def run_evaluate(args) -> int:
         predict = _keras_predictor(args, config)
     dataset = open_dataset(config.data, args.split)
     if args.limit:
-        from training.train import Limited
+        from training.datasets.splits import Limited
 
         dataset = Limited(dataset, args.limit)
     classes = config.label_names  # one class: background and the class, both scored

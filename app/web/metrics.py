@@ -37,6 +37,11 @@ class StatusCollector(Collector):
 
     def collect(self):
         status = self.status()
+        # The usual build-info pattern: a constant 1 whose label says what runs.
+        build = GaugeMetricFamily("segcam_build_info", "the segcam version serving these metrics",
+                                  labels=["version"])
+        build.add_metric([status["version"]], 1)
+        yield build
         frames = CounterMetricFamily("segcam_frames", "frames through each stage", labels=["stage"])
         for stage, total in status["frames"].items():
             frames.add_metric([stage], total)

@@ -226,6 +226,10 @@ def test_metrics_parse_as_prometheus_text(start):
     assert samples[("segcam_recording_bytes", ())] > 0
     assert samples[("segcam_disk_free_bytes", ())] > 0
     assert samples[("segcam_recording_active", ())] == 1
+    from models.version import version
+
+    assert samples[("segcam_build_info", (("version", version()),))] == 1
+    assert running.json("api/stats")["version"] == version()
 
 
 def test_a_frame_nobody_watches_is_never_encoded(start):

@@ -1,19 +1,18 @@
-"""The README's "Train on your own images" walk, as a user types it (subprocesses): generated
-images and masks in a folder, the README's own config (made tiny), config check, train,
-evaluate, convert through `python -m models convert`, the app on the photos, and evaluating the
-bundle with only --data (its provenance knows `images_dir`)."""
+"""The README's "Train on your own images" walk, as a user types it (`segcam` subprocesses):
+generated images and masks in a folder, the README's own config (made tiny), config check,
+train, evaluate, convert, the app on the photos, predict, and evaluating the bundle with only
+--data (its provenance knows `images_dir`)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import yaml
+from testkit import run_segcam
 
 from tests.training.shapes import write_shapes
 
@@ -21,9 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=timeout,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = run_segcam(*args, timeout=timeout)
     assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
     return result
 
@@ -61,26 +58,30 @@ def test_from_images_and_masks_to_the_app(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(config))
     run_dir, bundle = tmp_path / "runs/water", tmp_path / "models/water"
 
-    assert "ok" in run("training", "config", str(path)).stdout
-    run("training", "train", "--config", str(path), "--out", str(run_dir))
+    assert "ok" in run("config", str(path)).stdout
+    run("train", "--config", str(path), "--out", str(run_dir))
     scores = run_dir / "scores.json"
-    run("training", "evaluate", "--checkpoint", str(run_dir / "best.weights.h5"),
-        "--json", str(scores))
-    run("models", "convert", "--checkpoint", str(run_dir / "best.weights.h5"), "--out",
-        str(bundle), "--metrics", str(scores), "--formats", "tflite")
+    run("evaluate", "--checkpoint", str(run_dir / "best.weights.h5"), "--json", str(scores))
+    run("convert", "--checkpoint", str(run_dir / "best.weights.h5"), "--out", str(bundle),
+        "--metrics", str(scores), "--formats", "tflite")
     manifest = yaml.safe_load((bundle / "model.yaml").read_text())
     assert manifest["classes"] == ["background", "water"]
     assert manifest["palette"] == [[0, 0, 0], [0, 90, 255]]  # the config's colour, bg black
     assert manifest["input"]["height"] == 64 and manifest["input"]["width"] == 96
 
     stats = tmp_path / "stats.json"
-    run("app", "--bundle", str(bundle), "--source", str(data / "photos"), "--headless",
+    run("--bundle", str(bundle), "--source", str(data / "photos"), "--headless",
         "--no-record", "--max-frames", "4", "--stats-json", str(stats))
     assert json.loads(stats.read_text())
+    predicted = tmp_path / "predicted"
+    run("predict", str(data / "photos"), "--bundle", str(bundle), "--areas", "csv", "--out",
+        str(predicted))
+    photos = len(list((data / "photos").iterdir()))
+    assert len(list(predicted.glob("*_mask.png"))) == photos
+    assert len((predicted / "areas.csv").read_text().splitlines()) == 1 + 2 * photos
 
     again = tmp_path / "bundle-scores.json"
-    run("training", "evaluate", "--bundle", str(bundle), "--data", str(data), "--json",
-        str(again))
+    run("evaluate", "--bundle", str(bundle), "--data", str(data), "--json", str(again))
     measured = json.loads(again.read_text())
     assert measured["samples"] == 4 and measured["classes"] == ["background", "water"]
     masks = [cv2.imread(str(data / "masks" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
