@@ -93,9 +93,10 @@ run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade p
 # Not -q: pip's "Collecting ..." lines and download bars are the progress of a long step.
 run "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$reqs" "${extra[@]}"
 # The `segcam` command (every verb): this checkout, editable, no dependencies.
-# compat: a plain .pth to the checkout, without setuptools' "Editable installation" banner
-run "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
-  --config-settings editable_mode=compat -e "$(dirname "$0")/.."
+# PYTHONWARNINGS: setuptools' "Editable installation" banner (a warning of the build backend,
+# not of this install) would look like a fault to a newcomer.
+PYTHONWARNINGS=ignore run "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+  --no-deps -e "$(dirname "$0")/.."
 if [ "$site" = true ] && [ "$DRY_RUN" -eq 0 ]; then
   "$VENV/bin/python" -c "import cv2" 2>/dev/null \
     || echo "warning: no OpenCV in the system's Python: install JetPack's (apt-get install nvidia-opencv)"

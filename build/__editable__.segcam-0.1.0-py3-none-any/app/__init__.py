@@ -1,1 +1,0 @@
-/work/main/app/__init__.py

@@ -1,1 +1,0 @@
-/work/main/app/run_state.py

@@ -1,1 +1,0 @@
-/work/main/app/sources/__init__.py

@@ -1,1 +1,0 @@
-/work/main/app/sources/cv_capture.py

@@ -1,1 +1,0 @@
-/work/main/app/sources/gst_support.py

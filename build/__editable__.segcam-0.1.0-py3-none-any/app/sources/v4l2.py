@@ -1,1 +1,0 @@
-/work/main/app/sources/v4l2.py

@@ -1,1 +1,0 @@
-/work/main/models/__main__.py

@@ -1,1 +1,0 @@
-/work/main/models/settings_file.py
