@@ -21,6 +21,8 @@ from app.web.limits import ConnectionLimiter
 from app.web.recordings import PREFIX
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Every state the recording can be in (app/outputs/recording.py), each a 0/1 series.
+RECORDING_STATES = ("off", "waiting", "recording", "low_disk", "error", "closed")
 # Telemetry keys exported as gauges, with their metric name and help.
 TELEMETRY = {"cpu_percent": ("segcam_cpu_percent", "CPU load, percent"),
              "gpu_percent": ("segcam_gpu_percent", "GPU load, percent"),
@@ -77,6 +79,16 @@ class StatusCollector(Collector):
                 continue  # deleted by retention meanwhile
         yield GaugeMetricFamily("segcam_recording_active", "1 while a segment is being written",
                                 value=1 if recording["active"] else 0)
+        # 0: recording is on in the config but stopped (low disk, error): the one to alert on.
+        state = recording["state"]
+        yield GaugeMetricFamily("segcam_recording_ok", "0 when recording is on but not working "
+                                "(low disk, error); see segcam_recording_state",
+                                value=0 if state in ("low_disk", "error") else 1)
+        states = GaugeMetricFamily("segcam_recording_state", "1 for the recording's state",
+                                   labels=["state"])
+        for name in RECORDING_STATES:
+            states.add_metric([name], 1 if name == state else 0)
+        yield states
         yield GaugeMetricFamily("segcam_recording_segments", "segments in record.dir",
                                 value=len(segments))
         yield GaugeMetricFamily("segcam_recording_bytes", "bytes of segments in record.dir",

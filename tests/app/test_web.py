@@ -227,6 +227,8 @@ def test_metrics_parse_as_prometheus_text(start):
     assert samples[("segcam_recording_bytes", ())] > 0
     assert samples[("segcam_disk_free_bytes", ())] > 0
     assert samples[("segcam_recording_active", ())] == 1
+    assert samples[("segcam_recording_ok", ())] == 1
+    assert samples[("segcam_recording_state", (("state", "recording"),))] == 1
     assert samples[("segcam_web_connections", ())] >= 1  # this scrape's own
     assert samples[("segcam_web_refused_connections_total", ())] == 0
 
@@ -490,3 +492,22 @@ def test_connections_over_the_limit_per_address_are_closed_at_once(start, caplog
     # The slots come back once the server has seen the streams end.
     wait_for(lambda: stats_from("127.0.0.2")["web"]["connections"] == 1, "freed connections")
     assert stats_from("127.0.0.1")["web"]["refused_connections"] == 8
+
+
+def test_low_disk_is_plain_in_stats_and_metrics(start):
+    """More free space asked for than any disk has: recording never starts, the run goes on,
+    and /api/stats and /metrics say why."""
+    running = start(**{"record.enabled": True, "record.min_free_gb": 100000})
+    stats = wait_for(lambda: (s := running.json("api/stats"))["recording"]["state"] != "waiting"
+                     and s, "the recorder's first try")
+    recording = stats["recording"]
+    assert recording["state"] == "low_disk" and not recording["active"], recording
+    assert "min_free_gb 100000" in recording["reason"]
+    _status, _headers, body = running.get("metrics")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    assert samples[("segcam_recording_ok", ())] == 0
+    assert samples[("segcam_recording_state", (("state", "low_disk"),))] == 1
+    assert samples[("segcam_recording_state", (("state", "recording"),))] == 0
+    before = running.frames_out()
+    wait_for(lambda: running.frames_out() > before + 10, "the pipeline going on")
