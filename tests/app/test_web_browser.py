@@ -195,8 +195,8 @@ def test_live_page_shows_a_moving_picture_and_a_live_status(app, browser):
 def test_live_page_says_plainly_that_recording_stopped_for_low_disk(app, browser):
     running = app(record={"min_free_gb": 100000})  # more than any disk here has free
     browser.call("Page.navigate", url=running.url)
-    shown = wait_for(lambda: (text := browser.evaluate(
-        "document.getElementById('recording').textContent")).startswith("STOPPED") and text,
+    shown = wait_for(lambda: (text := browser.evaluate(  # "" until the page has loaded
+        "document.getElementById('recording')?.textContent || ''")).startswith("STOPPED") and text,
         "the recording's state on the page")
     assert shown.startswith("STOPPED: low disk (")
     assert "min_free_gb 100000" in shown  # the reason, as /api/stats gives it
