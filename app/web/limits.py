@@ -77,9 +77,10 @@ class Refusals:
             return
         self._pending[address] += 1
 
-    def flush(self, now: float) -> None:
-        """Log the count refused since the last line once its period is over (each sweep)."""
-        if self._next_log is None or now < self._next_log:
+    def flush(self, now: float, final: bool = False) -> None:
+        """Log the count refused since the last line once its period is over (each sweep), or
+        now when the server stops (`final`)."""
+        if self._next_log is None or (now < self._next_log and not final):
             return
         count = sum(self._pending.values())
         if not count:
@@ -87,8 +88,8 @@ class Refusals:
                 self._next_log = None  # a quiet period: the next refusal is news again
             return
         address, most = self._pending.most_common(1)[0]
-        log.warning("web: refused %d more connection(s) over the limits in %.0f s (%s from %s)",
-                    count, self.period_s, "all" if most == count else most, address)
+        log.warning("web: refused %d more connection(s) over the limits (%s from %s)",
+                    count, "all" if most == count else most, address)
         self._pending.clear()
         self._next_log = now + self.period_s
 

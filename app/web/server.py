@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from aiohttp import web
 
@@ -139,5 +140,6 @@ class WebServer:
                 task.cancel()
         if self._listener is not None:
             self._listener.close()  # no new connections; the runner closes the open ones
+        self.limiter.refusals.flush(time.monotonic(), final=True)
         if self._runner is not None:
             await self._runner.cleanup()

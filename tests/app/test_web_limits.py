@@ -150,6 +150,8 @@ def test_idle_connections_under_a_1024_file_limit_leave_recording_going(tmp_path
     # Recording went on through the attack: about one 1 s segment a second.
     assert during >= 3, (before, during, log[-3000:])
     assert lines_during < 100, log[-5000:]
+    refusals = [line for line in log.splitlines() if "refus" in line]
+    assert 1 <= len(refusals) <= 3, refusals  # when it started, then counts: never one each
     assert peak < FILE_LIMIT // 2, peak  # the web's connections stay far from the limit
     assert "Traceback" not in log and "Too many open files" not in log, log[-5000:]
     assert "holds no playable frame" not in log
