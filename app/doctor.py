@@ -11,7 +11,6 @@ import argparse
 import glob
 import os
 import platform
-import shutil
 import sys
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -312,11 +311,11 @@ def devices_section(report: Report, config: AppConfig) -> None:
     if config.record.enabled:
         try:
             preflight.check_record_dir(config.record.dir)
-            report.item("recording", f"{config.record.dir}: {_free(config.record.dir)} "
-                        f"(record.min_free_gb: {config.record.min_free_gb})")
         except ConfigError as error:
             report.item("recording", f"PROBLEM: {error}")
             report.problem(str(error))
+        else:
+            recording_space(report, config.record.dir, config.record.min_free_gb)
     else:
         report.item("recording", "off (record.enabled: false)")
     report.item("jtop service", _jtop_line(jetson_release() is not None, root))
@@ -330,12 +329,36 @@ def _camera_name(device: Path, root: Path) -> str:
     return f"/dev/{device.name} ({name})"
 
 
-def _free(directory: str) -> str:
+def recording_space(report: Report, directory: str, min_free_gb: float) -> None:
+    """Free space against record.min_free_gb, as the recorder will find it at its start: below
+    it, and deleting every old segment would not get there, recording stops at once."""
+    from app.recording.retention import GB, Pruned, amount, free_bytes, space_check
+
     path = Path(directory)
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    free = shutil.disk_usage(path).free / 1e9
-    return f"{free:.1f} GB free"
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # not made yet: its disk is the nearest parent's
+    try:
+        if existing == path:
+            space = space_check(path, "seg", min_free_gb)
+        else:  # a folder not made yet holds no segment to delete
+            now = free_bytes(existing)
+            space = Pruned(free_bytes=now, short_bytes=max(0, int(min_free_gb * GB) - now))
+    except OSError as error:
+        report.item("recording", f"{directory}: free space unknown ({error})")
+        return
+    line = f"{directory}: {amount(space.free_bytes)} free (record.min_free_gb: {min_free_gb:g})"
+    if space.short_bytes:
+        problem = (f"record.min_free_gb: {amount(space.free_bytes)} free in {directory}, under "
+                   f"record.min_free_gb {min_free_gb:g} even with every old segment deleted: "
+                   f"recording would stop at once (free {amount(space.short_bytes)} more, or "
+                   "lower record.min_free_gb)")
+        report.item("recording", f"PROBLEM: {line}: recording would stop at once")
+        report.problem(problem)
+        return
+    if space.free_bytes < min_free_gb * GB:
+        line += "; the oldest segments will be deleted to keep it"
+    report.item("recording", line)
 
 
 def _jtop_line(jetson: bool, root: Path) -> str:

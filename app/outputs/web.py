@@ -15,6 +15,7 @@ from app.config import WebSettings
 from app.outputs.base import Output, Rendered
 from app.stats import Stats
 from app.web.hub import FrameHub
+from app.web.limits import ConnectionLimiter
 from app.web.metrics import Metrics
 from app.web.recordings import Recordings
 from app.web.routes import Routes
@@ -29,11 +30,13 @@ class WebOutput(Output):
         self.stats = stats
         self.hub = FrameHub(settings.jpeg_quality)
         self.recordings = Recordings(record_dir)
-        self.metrics = Metrics(status, Path(record_dir), self.hub, lambda: routes.clients)
+        limiter = ConnectionLimiter()  # its budget: a share of this process's descriptor limit
+        self.metrics = Metrics(status, Path(record_dir), self.hub, lambda: routes.clients,
+                               limiter)
         routes = Routes(self.hub, self.recordings, self.metrics, status, classes, palette,
                         settings.max_clients,
-                        ThreadPoolExecutor(WORKERS, thread_name_prefix="web-work"))
-        self.server = WebServer(settings, routes)  # binds now: a taken port fails at start
+                        ThreadPoolExecutor(WORKERS, thread_name_prefix="web-work"), limiter)
+        self.server = WebServer(settings, routes, limiter)  # binds now: a taken port fails now
         self.server.start()
         self.hub.start(self.server.frame_ready)
         self._closed = False

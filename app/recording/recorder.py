@@ -8,10 +8,12 @@ splitmuxsink holds back the GOP in progress, and a key frame starts a GOP every 
 time whatever the real frame rate (keyframes.py), so a crash loses about one second more.
 Frames of odd width or height are padded with black to even ones (H.264 4:2:0 needs them).
 A bus thread watches the pipeline: when a segment closes it checks the file holds a frame
-(segments.py; `files` lists only those) and applies retention; a write error (full disk,
-directory gone) makes the recorder `failed`, and so does a free-space goal that deleting old
-segments cannot reach: recording stops then (`status`, `stopped_reason`) instead of deleting
-the history. `write()` never blocks on the encoder and never raises: when the encoder falls
+(segments.py; `files` lists those, and those it could not check; only a file certainly without
+a frame is deleted) and applies retention; a write or open error (full disk, directory gone,
+no descriptor left) makes the recorder `failed`, and so does a free-space goal that deleting
+old segments cannot reach: this recorder stops then (`status`, `stopped_reason`) instead of
+deleting the history, keeping what it wrote, and the recording output starts a new one once
+the cause is gone (app/outputs/recording.py). `write()` never blocks on the encoder and never raises: when the encoder falls
 behind, frames are dropped and counted.
 """
 
@@ -33,7 +35,8 @@ import numpy as np
 from app.recording.encoders import RecorderError, choose_encoder, load_gst
 from app.recording.frames import FramePacker
 from app.recording.keyframes import KeyframePacer, force_key_unit_event, load_gst_video
-from app.recording.retention import Pruned, amount, prune, segment_name
+from app.recording.readiness import low_disk_reason
+from app.recording.retention import Pruned, prune, segment_name
 from app.recording.segments import SegmentFiles
 
 log = logging.getLogger(__name__)
@@ -365,11 +368,7 @@ class SegmentRecorder:
             return
         self._failed = True
         self._status = "low_disk"
-        self.stopped_reason = (
-            f"recorder: {amount(pruned.free_bytes)} free in {self.directory}, and deleting old "
-            f"segments cannot bring it to min_free_gb {self.min_free_gb:g}; recording stopped, "
-            "the recordings are kept"
-        )
+        self.stopped_reason = low_disk_reason(self.directory, pruned.free_bytes, self.min_free_gb)
         log.warning(self.stopped_reason)
         if self._pipeline is not None:
             self._end_stream()  # the open segment still ends cleanly; close() waits for it

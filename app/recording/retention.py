@@ -91,6 +91,23 @@ def prune(
     return result
 
 
+def space_check(directory: Path, prefix: str, min_free_gb: float) -> Pruned:
+    """What prune() at a recorder's start would find, deleting nothing: the free space, and
+    the bytes still missing for `min_free_gb` after deleting every segment (0: reachable).
+    OSError when the free space cannot be read."""
+    result = Pruned(free_bytes=free_bytes(directory))
+    need = int(min_free_gb * GB) - result.free_bytes
+    if min_free_gb > 0 and need > 0:
+        deletable = 0
+        for path in list_segments(directory, prefix):
+            try:
+                deletable += path.stat().st_blocks * 512
+            except FileNotFoundError:
+                continue
+        result.short_bytes = max(0, need - deletable)
+    return result
+
+
 def _delete_old(candidates: list[Path], max_age_s: float, result: Pruned) -> list[Path]:
     """Delete the candidates older than `max_age_s`; return the ones left."""
     now = time.time()

@@ -1,9 +1,11 @@
 """The segment files of one recorder, and the check that a finished one is a recording.
 
-A finished segment must hold at least one key frame a player can start on: a full disk leaves
-a 0-byte file, an encoder that cannot start leaves one with no frame, and neither may be
-reported as recorded. The check demuxes with GStreamer's own matroskademux (no decoder needed,
-so it works wherever recording works) and looks at the first video block only.
+A finished segment that holds no frame is not a recording: a full disk can leave a 0-byte file,
+an encoder that cannot start one with no frame, and neither may be reported as recorded. The
+check demuxes with GStreamer's own matroskademux (no decoder needed, so it works wherever
+recording works) and looks at the first video block only. A file is deleted only when the
+check ran and found no frame: when it cannot run (no descriptor left, the file unreadable for
+now, a stalled machine) the segment is kept, since whatever was written is the recording.
 """
 
 from __future__ import annotations
@@ -59,41 +61,59 @@ class SegmentFiles:
             self._settle(path)
 
     def _settle(self, path: Path) -> None:
-        """Keep a finished segment if it holds a frame; delete it if it does not."""
-        if has_keyframe(self._gst, path):
-            with self._lock:
-                self._done.append(path)
-            return
-        if path.is_file() and path.parent == self._directory:  # never a device or a stranger
+        """Keep a finished segment unless it certainly holds no frame."""
+        if not path.is_file() or path.parent != self._directory:
+            return  # never opened (the open failed), or a device or a stranger: leave it
+        verdict = holds_frame(self._gst, path)
+        if verdict is False:
             path.unlink(missing_ok=True)
             log.warning("recorder: %s holds no playable frame; deleted", path.name)
+            return
+        if verdict is None:
+            log.warning("recorder: could not check %s for frames; kept", path.name)
+        with self._lock:
+            self._done.append(path)
 
 
-def has_keyframe(gst: ModuleType, path: Path, timeout_s: float = 5.0) -> bool:
-    """True when `path` is a non-empty Matroska file whose first frame is a key frame."""
+def holds_frame(gst: ModuleType, path: Path, timeout_s: float = 5.0) -> bool | None:
+    """True when `path` is a Matroska file with a video frame, False when it certainly holds
+    none (empty, not Matroska, no video), None when the check could not run."""
     try:
         if path.stat().st_size == 0:
             return False
     except OSError:
-        return False
-    pipeline = gst.parse_launch(
-        "filesrc name=src ! matroskademux ! appsink name=sink sync=false max-buffers=1"
-    )
+        return None
+    try:
+        pipeline = gst.parse_launch(
+            "filesrc name=src ! matroskademux ! appsink name=sink sync=false max-buffers=1"
+        )
+    except Exception:  # noqa: BLE001 - GLib.Error: no descriptor for the pipeline's own poll
+        return None
     pipeline.get_by_name("src").set_property("location", str(path))
     sink = pipeline.get_by_name("sink")
     bus = pipeline.get_bus()
     try:
         if pipeline.set_state(gst.State.PAUSED) == gst.StateChangeReturn.FAILURE:
-            return False
+            return _verdict(gst, bus.pop_filtered(gst.MessageType.ERROR))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             sample = sink.emit("try-pull-preroll", 50 * gst.MSECOND)
             if sample is not None:
-                return not sample.get_buffer().has_flags(gst.BufferFlags.DELTA_UNIT)
+                return True
             # Not a Matroska file, or no video in it: an error or EOS instead of a frame.
-            if bus.pop_filtered(gst.MessageType.ERROR | gst.MessageType.EOS) is not None:
-                return False
+            message = bus.pop_filtered(gst.MessageType.ERROR | gst.MessageType.EOS)
+            if message is not None:
+                return _verdict(gst, message)
         log.warning("recorder: no answer from the demuxer for %s in %.0f s", path, timeout_s)
-        return False
+        return None
     finally:
         pipeline.set_state(gst.State.NULL)
+
+
+def _verdict(gst: ModuleType, message) -> bool | None:
+    """What an EOS or error before the first frame says: the demuxer read the file and found
+    no video (False), or the file could not be read at all (None: try another time)."""
+    if message is None or message.type != gst.MessageType.ERROR:
+        return False if message is not None else None  # EOS: read to the end, no frame
+    error, _debug = message.parse_error()
+    return False if error.matches(gst.stream_error_quark(), error.code) else None

@@ -17,9 +17,12 @@ from prometheus_client.registry import Collector
 
 from app.recording.retention import list_segments
 from app.web.hub import FrameHub
+from app.web.limits import ConnectionLimiter
 from app.web.recordings import PREFIX
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Every state the recording can be in (app/outputs/recording.py), each a 0/1 series.
+RECORDING_STATES = ("off", "waiting", "recording", "low_disk", "error", "closed")
 # Telemetry keys exported as gauges, with their metric name and help.
 TELEMETRY = {"cpu_percent": ("segcam_cpu_percent", "CPU load, percent"),
              "gpu_percent": ("segcam_gpu_percent", "GPU load, percent"),
@@ -29,11 +32,12 @@ TELEMETRY = {"cpu_percent": ("segcam_cpu_percent", "CPU load, percent"),
 
 class StatusCollector(Collector):
     def __init__(self, status: Callable[[], dict], record_dir: Path, hub: FrameHub,
-                 clients: Callable[[], int]) -> None:
+                 clients: Callable[[], int], limiter: ConnectionLimiter | None) -> None:
         self.status = status
         self.record_dir = record_dir
         self.hub = hub
         self.clients = clients
+        self.limiter = limiter
 
     def collect(self):
         status = self.status()
@@ -63,6 +67,12 @@ class StatusCollector(Collector):
                                   value=self.hub.encodes)
         yield GaugeMetricFamily("segcam_web_stream_clients", "live streams being served",
                                 value=self.clients())
+        if self.limiter is not None:
+            yield GaugeMetricFamily("segcam_web_connections", "open connections to the web port",
+                                    value=self.limiter.connections)
+            yield CounterMetricFamily("segcam_web_refused_connections",
+                                      "connections closed at once: over the limits",
+                                      value=self.limiter.refusals.total)
 
     def _recording(self, recording: dict):
         segments = list_segments(self.record_dir, PREFIX)
@@ -74,6 +84,16 @@ class StatusCollector(Collector):
                 continue  # deleted by retention meanwhile
         yield GaugeMetricFamily("segcam_recording_active", "1 while a segment is being written",
                                 value=1 if recording["active"] else 0)
+        # 0: recording is on in the config but stopped (low disk, error): the one to alert on.
+        state = recording["state"]
+        yield GaugeMetricFamily("segcam_recording_ok", "0 when recording is on but not working "
+                                "(low disk, error); see segcam_recording_state",
+                                value=0 if state in ("low_disk", "error") else 1)
+        states = GaugeMetricFamily("segcam_recording_state", "1 for the recording's state",
+                                   labels=["state"])
+        for name in RECORDING_STATES:
+            states.add_metric([name], 1 if name == state else 0)
+        yield states
         yield GaugeMetricFamily("segcam_recording_segments", "segments in record.dir",
                                 value=len(segments))
         yield GaugeMetricFamily("segcam_recording_bytes", "bytes of segments in record.dir",
@@ -105,9 +125,9 @@ class Metrics:
     """The registry, its collector, and the latency histograms the web output feeds."""
 
     def __init__(self, status: Callable[[], dict], record_dir: Path, hub: FrameHub,
-                 clients: Callable[[], int]) -> None:
+                 clients: Callable[[], int], limiter: ConnectionLimiter | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StatusCollector(status, record_dir, hub, clients))
+        self.registry.register(StatusCollector(status, record_dir, hub, clients, limiter))
         self.latency = Histogram("segcam_stage_latency_seconds", "time per frame in each stage",
                                  ["stage"], buckets=BUCKETS, registry=self.registry)
 

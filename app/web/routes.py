@@ -22,6 +22,7 @@ from aiohttp import web
 from PIL import Image
 
 from app.web.hub import FrameHub, wall_time
+from app.web.limits import ConnectionLimiter
 from app.web.metrics import Metrics
 from app.web.recordings import Recordings, RemuxError
 from app.web.status import FrameRates
@@ -38,7 +39,8 @@ STREAM_SNDBUF = 64 * 1024  # bytes the kernel may hold per viewer (a few frames)
 class Routes:
     def __init__(self, hub: FrameHub, recordings: Recordings, metrics: Metrics,
                  status: Callable[[], dict], classes: list[str], palette: np.ndarray,
-                 max_clients: int, pool: ThreadPoolExecutor) -> None:
+                 max_clients: int, pool: ThreadPoolExecutor,
+                 limiter: ConnectionLimiter | None = None) -> None:
         self.hub = hub
         self.recordings = recordings
         self.metrics = metrics
@@ -47,6 +49,7 @@ class Routes:
         self.palette = np.asarray(palette, np.uint8).reshape(-1, 3)
         self.max_clients = max_clients
         self.pool = pool
+        self.limiter = limiter or ConnectionLimiter()
         self.clients = 0  # live streams being served (touched only on the loop)
         self.rates = FrameRates()
         self.closing = False
@@ -150,7 +153,11 @@ class Routes:
         status = self.status()
         body = {**status, **self.rates.rates(),
                 "web": {"stream_clients": self.clients, "max_clients": self.max_clients,
-                        "jpeg_encodes": self.hub.encodes}}
+                        "jpeg_encodes": self.hub.encodes,
+                        "connections": self.limiter.connections,
+                        "max_connections": self.limiter.total,
+                        "max_connections_per_address": self.limiter.per_address,
+                        "refused_connections": self.limiter.refusals.total}}
         return web.json_response(body, headers=NO_STORE)
 
     async def frame_jpg(self, _request: web.Request) -> web.Response:

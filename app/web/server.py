@@ -5,6 +5,10 @@ Range requests (video seeking) and runs inside an app without taking over its ma
 The socket is bound in the caller's thread, so a taken port or a bad address is an error at
 start-up, before any pipeline thread runs. `stop()` ends the streams, closes the server and
 joins the thread within STOP_S, well inside the app's stop budget.
+
+Connections are bounded in all and per address (limits.py), and one that holds no request in
+progress (idle, or a request head still arriving) is closed IDLE_S after it opened or after
+its last reply: idle clients cannot pile up and take the descriptors the recorder needs.
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from aiohttp import web
 
 from app.config import ConfigError, WebSettings, split_listen
 from app.web.auth import auth_middleware
+from app.web.limits import AcceptErrors, Admission, ConnectionLimiter
 from app.web.routes import Routes
 
 log = logging.getLogger("app.web")
 STOP_S = 2.0  # streams end, the server closes and the thread joins within this
 WORKERS = 2  # JPEG, PNG, listing, remux and /metrics: one board, two cores
+# A browser sends its next request within a second or two, and its whole request head at once.
+IDLE_S = 5.0
+BACKLOG = 64  # also how many connections asyncio accepts at a time, before any is refused
 
 
 def bind(listen: str) -> socket.socket:
@@ -35,14 +44,16 @@ def bind(listen: str) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if host == "localhost":
             host = "127.0.0.1"
-        return socket.create_server((host, port), family=family, backlog=128, reuse_port=False)
+        return socket.create_server((host, port), family=family, backlog=BACKLOG,
+                                      reuse_port=False)
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise ConfigError(f"web.listen: cannot listen on {listen} ({reason})") from None
 
 
 class WebServer:
-    def __init__(self, settings: WebSettings, routes: Routes) -> None:
+    def __init__(self, settings: WebSettings, routes: Routes,
+                 limiter: ConnectionLimiter | None = None) -> None:
         self.settings = settings
         self.routes = routes
         self.pool = routes.pool
@@ -53,6 +64,9 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._sampler: asyncio.Task | None = None
+        self._sweeper: asyncio.Task | None = None
+        self._listener: asyncio.Server | None = None
+        self.limiter = limiter or ConnectionLimiter()
 
     def start(self) -> None:
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -62,6 +76,8 @@ class WebServer:
         ready.result(timeout=30)
         log.info("web: serving %s%s", self.url,
                  " (token required)" if self.settings.token_sha256 else "")
+        log.debug("web: at most %d connections, %d per address", self.limiter.total,
+                  self.limiter.per_address)
 
     def frame_ready(self) -> None:
         """From any thread: a new JPEG is ready for the streams."""
@@ -102,16 +118,28 @@ class WebServer:
         self.routes.started()
         # Streams end on `closing`; shutdown_timeout only bounds requests still running.
         # handler_cancellation: a viewer who leaves frees its stream slot at once, not at the
-        # next frame that fails to send.
+        # next frame that fails to send. keepalive_timeout: aiohttp closes a connection with
+        # no request in progress (never sent one, a head half sent, idle after a reply) then.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     shutdown_timeout=1.0, handler_cancellation=True)
+                                     shutdown_timeout=1.0, handler_cancellation=True,
+                                     keepalive_timeout=IDLE_S)
         await self._runner.setup()
-        await web.SockSite(self._runner, self.sock).start()
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(AcceptErrors())
+        handlers = self._runner.server  # aiohttp's protocol factory
+        # Not web.SockSite: each accepted connection passes the limiter before aiohttp.
+        self._listener = await loop.create_server(lambda: Admission(self.limiter, handlers),
+                                                  sock=self.sock, backlog=BACKLOG)
         self._sampler = asyncio.create_task(self.routes.sample_rates())
+        self._sweeper = asyncio.create_task(self.limiter.sweep_forever())
 
     async def _shutdown(self) -> None:
         self.routes.stop_streams()
-        if self._sampler is not None:
-            self._sampler.cancel()
+        for task in (self._sampler, self._sweeper):
+            if task is not None:
+                task.cancel()
+        if self._listener is not None:
+            self._listener.close()  # no new connections; the runner closes the open ones
+        self.limiter.refusals.flush(time.monotonic(), final=True)
         if self._runner is not None:
             await self._runner.cleanup()

@@ -131,3 +131,21 @@ def test_a_camera_that_is_not_plugged_in(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cameras                none (no /dev/video*)" in result.stdout
     assert "no such device /dev/video7" in result.stdout.strip().splitlines()[-1]
+
+
+def test_a_disk_below_min_free_gb_is_the_fix(tmp_path: Path) -> None:
+    """More free space asked for than the disk has, even with every old segment deleted:
+    recording would stop at once, so doctor says so instead of OK."""
+    record = tmp_path / "rec"
+    record.mkdir()
+    config = config_file(tmp_path, record={"enabled": True, "dir": str(record),
+                                           "min_free_gb": 100000})
+    result = doctor("--config", str(config))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"recording              PROBLEM: {record}: " in result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("fix: record.min_free_gb: ") and f"free in {record}" in last
+    assert "recording would stop at once" in last and "lower record.min_free_gb" in last
+    enough = config_file(tmp_path, record={"enabled": True, "dir": str(record),
+                                           "min_free_gb": 0.001})
+    assert doctor("--config", str(enough)).returncode == 0

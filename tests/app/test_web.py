@@ -3,6 +3,7 @@ GStreamer recording) serving real HTTP on a real socket, read with the standard 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -230,6 +231,10 @@ def test_metrics_parse_as_prometheus_text(start):
 
     assert samples[("segcam_build_info", (("version", version()),))] == 1
     assert running.json("api/stats")["version"] == version()
+    assert samples[("segcam_recording_ok", ())] == 1
+    assert samples[("segcam_recording_state", (("state", "recording"),))] == 1
+    assert samples[("segcam_web_connections", ())] >= 1  # this scrape's own
+    assert samples[("segcam_web_refused_connections_total", ())] == 0
 
 
 def test_a_frame_nobody_watches_is_never_encoded(start):
@@ -407,3 +412,106 @@ def test_close_ends_open_streams(start):
         for _ in range(1000):
             stream.part()
     stream.close()
+
+
+# -- connection limits and timeouts (issue 27: idle clients must not end recording) ---------
+
+
+def raw_connect(url: str, source: str = "127.0.0.1") -> socket.socket:
+    """A TCP connection to the server from `source` (any 127.x address is this machine)."""
+    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    sock = socket.socket()
+    sock.settimeout(30)
+    sock.bind((source, 0))
+    sock.connect((host, int(port)))
+    return sock
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a timeout: it did not)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def first_bytes(sock: socket.socket) -> bytes:
+    """The first bytes of the answer; b"" when the server closed (or reset) without one."""
+    try:
+        return sock.recv(12)
+    except ConnectionResetError:
+        return b""
+
+
+def test_a_connection_that_sends_nothing_or_half_a_request_is_closed(start):
+    running = start()
+    silent = raw_connect(running.url)
+    half = raw_connect(running.url)
+    half.sendall(b"GET /api/stats HTTP/1.1\r\nHost: camera\r\n")  # the head never ends
+    kept = raw_connect(running.url)
+    kept.sendall(b"GET /api/stats HTTP/1.1\r\nHost: camera\r\n\r\n")
+    try:
+        # recv's timeout (30 s) is far over the server's idle limit: it closes them first.
+        assert read_to_end(silent) == b""
+        assert read_to_end(half) == b""  # closed without an answer
+        reply = read_to_end(kept)  # answered, then closed once idle (keep-alive ends)
+        assert reply.startswith(b"HTTP/1.1 200") and b'"frames"' in reply
+    finally:
+        for sock in (silent, half, kept):
+            sock.close()
+    assert running.json("api/stats")["web"]["connections"] >= 1  # and it serves the next
+
+
+def test_connections_over_the_limit_per_address_are_closed_at_once(start, caplog):
+    from app.web.limits import PER_ADDRESS as limit
+
+    running = start(**{"web.max_clients": 40})
+
+    def stats_from(source: str) -> dict:
+        sock = raw_connect(running.url, source)
+        try:
+            sock.sendall(b"GET /api/stats HTTP/1.0\r\n\r\n")
+            return json.loads(read_to_end(sock).split(b"\r\n\r\n", 1)[1])
+        finally:
+            sock.close()
+
+    # Live streams: a connection in use, never closed for being idle.
+    streams = [raw_connect(running.url) for _ in range(limit + 8)]
+    try:
+        for sock in streams:
+            with contextlib.suppress(OSError):  # a refused one may be closed already
+                sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
+        answered = [s for s in streams if first_bytes(s)[8:12] == b" 200"]
+        assert len(answered) == limit  # the other 8 were closed with no answer at all
+        # Another address is served meanwhile, and sees the count.
+        body = stats_from("127.0.0.2")
+        assert body["web"]["connections"] == limit + 1  # the streams and this request
+        assert body["web"]["refused_connections"] == 8
+        assert body["web"]["stream_clients"] == limit
+    finally:
+        for sock in streams:
+            sock.close()
+    refusals = [r.getMessage() for r in caplog.records if "refus" in r.getMessage()]
+    assert len(refusals) == 1 and "127.0.0.1" in refusals[0], refusals  # one line, not 8
+    # The slots come back once the server has seen the streams end.
+    wait_for(lambda: stats_from("127.0.0.2")["web"]["connections"] == 1, "freed connections")
+    assert stats_from("127.0.0.1")["web"]["refused_connections"] == 8
+
+
+def test_low_disk_is_plain_in_stats_and_metrics(start):
+    """More free space asked for than any disk has: recording never starts, the run goes on,
+    and /api/stats and /metrics say why."""
+    running = start(**{"record.enabled": True, "record.min_free_gb": 100000})
+    stats = wait_for(lambda: (s := running.json("api/stats"))["recording"]["state"] != "waiting"
+                     and s, "the recorder's first try")
+    recording = stats["recording"]
+    assert recording["state"] == "low_disk" and not recording["active"], recording
+    assert "min_free_gb 100000" in recording["reason"]
+    _status, _headers, body = running.get("metrics")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    assert samples[("segcam_recording_ok", ())] == 0
+    assert samples[("segcam_recording_state", (("state", "low_disk"),))] == 1
+    assert samples[("segcam_recording_state", (("state", "recording"),))] == 0
+    before = running.frames_out()
+    wait_for(lambda: running.frames_out() > before + 10, "the pipeline going on")

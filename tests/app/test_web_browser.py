@@ -192,6 +192,19 @@ def test_live_page_shows_a_moving_picture_and_a_live_status(app, browser):
     assert running.stop() == 0
 
 
+def test_live_page_says_plainly_that_recording_stopped_for_low_disk(app, browser):
+    running = app(record={"min_free_gb": 100000})  # more than any disk here has free
+    browser.call("Page.navigate", url=running.url)
+    shown = wait_for(lambda: (text := browser.evaluate(  # "" until the page has loaded
+        "document.getElementById('recording')?.textContent || ''")).startswith("STOPPED") and text,
+        "the recording's state on the page")
+    assert shown.startswith("STOPPED: low disk (")
+    assert "min_free_gb 100000" in shown  # the reason, as /api/stats gives it
+    assert browser.evaluate("document.getElementById('recording').className") == "stopped"
+    assert browser.evaluate("document.getElementById('camera').textContent") == "online"
+    assert running.stop() == 0
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("tensorflow") is None,
     reason="known defect, not yet understood: in the runtime-only runs (Python 3.10/3.12, no "

@@ -94,6 +94,22 @@ def test_unit_declares_the_service_contract() -> None:
     assert d["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
 
 
+def test_descriptor_limit_leaves_the_recorder_room_however_many_clients_connect() -> None:
+    """Issue 27: 1,100 idle connections under systemd's default 1024 ended recording. The unit
+    raises the limit, and the web server's share of it stays a small part."""
+    from app.web.limits import PER_ADDRESS, connection_budget
+    from app.web.server import BACKLOG
+
+    limit = int(directives(UNIT.read_text())["LimitNOFILE"][0])
+    assert limit >= 4096
+    for soft in (1024, limit):  # also under the default, if a drop-in or an old unit keeps it
+        budget = connection_budget(soft)
+        # Each connection may hold a file too (a download), and asyncio accepts BACKLOG more
+        # before refusing them: at most half the limit, the rest is the app's own.
+        assert 2 * budget + 2 * BACKLOG <= soft // 2, (soft, budget)
+        assert budget > PER_ADDRESS
+
+
 def test_every_relaxation_is_explained() -> None:
     # A setting left open on purpose carries a comment right above it saying why.
     lines = UNIT.read_text().splitlines()

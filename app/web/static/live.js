@@ -15,6 +15,21 @@ function board(t) {
   return parts.join("  ") || "-";
 }
 
+// A recording that is on but stopped (low disk, error) says so in red, with the reason.
+const STOPPED = {low_disk: "STOPPED: low disk", error: "STOPPED: error"};
+
+function showRecording(r) {
+  const el = $("recording");
+  let line = "stopped";
+  if (!r.enabled) line = "off";
+  else if (r.active) line = `on: ${r.segment || "starting"}`;
+  else if (r.state === "waiting") line = "waiting for the first frame";
+  else if (STOPPED[r.state]) line = STOPPED[r.state];
+  if (STOPPED[r.state] && r.reason) line += ` (${r.reason})`;
+  el.textContent = line;
+  el.className = STOPPED[r.state] ? "stopped" : "";
+}
+
 function showStats(s) {
   const camera = $("camera");
   camera.textContent = s.camera;
@@ -28,8 +43,7 @@ function showStats(s) {
   text("frames", `${s.frames.output} out of ${s.frames.captured} captured`);
   text("backend", s.backend);
   text("source", s.source);
-  const r = s.recording;
-  text("recording", !r.enabled ? "off" : r.active ? `on: ${r.segment || "starting"}` : "stopped");
+  showRecording(s.recording);
   text("board", board(s.telemetry));
   text("uptime", `${Math.floor(s.uptime_s)} s`);
 }
