@@ -141,24 +141,3 @@ def _config_for_bundle(args, bundle) -> Config:
     return validate(Config, {"data": data, "model": {"backbone": provenance.get(
         "backbone", "mobilenetv2")}}, f"{bundle.manifest_path} provenance")
 
-
-class _BinaryTruth:
-    """One-class data sets: channel 0 is the class, everything else background, void stays -1."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def sample_indices(self, i):
-        return self.dataset.sample_indices(i)
-
-    def encode(self, mask):
-        from training.augment import PAD  # here: albumentations only where training runs
-
-        onehot = self.dataset.encode(mask)
-        void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
-        out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)
-        out[void] = 0
-        return out
