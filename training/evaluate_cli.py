@@ -38,6 +38,7 @@ def _keras_predictor(args, config: Config):
     path = Path(args.checkpoint)
     if not path.exists():
         raise ConfigError(f"{path}: checkpoint not found")
+    print(f"evaluating {path} (fp32, Keras)")
     if path.name.endswith(".weights.h5") or "weights" in path.name:
         model = build_unet(config)
         model.load_weights(str(path))
@@ -63,7 +64,20 @@ def _bundle_predictor(args):
 
     bundle = load_bundle(args.bundle)
     engine = open_any_engine(bundle, backend=args.backend)
+    print(f"evaluating {engine_file(engine)} ({engine.precision}, {runtime_name(engine.backend)})")
     return bundle, engine_predictor(engine)
+
+
+def engine_file(engine) -> Path:
+    """The file an engine runs: its bundle file, or the keras backend's source checkpoint."""
+    checkpoint = getattr(engine, "checkpoint", None)
+    return Path(checkpoint) if checkpoint else engine.bundle.path_of(engine.format)
+
+
+def runtime_name(backend: str) -> str:
+    from models.engines.base import RUNTIME_NAMES
+
+    return {**RUNTIME_NAMES, "keras": "Keras"}.get(backend, backend)
 
 
 def engine_predictor(engine):

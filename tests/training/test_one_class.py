@@ -68,12 +68,16 @@ def test_one_class_label_names_agree_everywhere(tmp_path: Path, capsys) -> None:
     assert yaml.safe_load((out / "model.yaml").read_text())["classes"] == EXPECTED
     assert list(load_bundle(out).classes) == EXPECTED
 
+    capsys.readouterr()
+    ran = {"litert": f"{out / 'model_fp16.tflite'} (fp16, LiteRT)",
+           "keras": f"{weights} (fp32, Keras)"}
     for backend in ("litert", "keras"):  # the fp16 file, and the fp32 model it came from
         scores = tmp_path / f"scores-{backend}.json"
         assert main(["evaluate", "--bundle", str(out), "--config", str(config_path),
                      "--backend", backend, "--json", str(scores)]) == 0
         assert json.loads(scores.read_text())["classes"] == EXPECTED
-    capsys.readouterr()
+        # which file and precision ran, before the scores
+        assert capsys.readouterr().out.startswith(f"evaluating {ran[backend]}\n")
 
 
 def test_one_class_bundle_scored_by_convert_and_benchmark(tmp_path: Path, capsys) -> None:
