@@ -129,8 +129,8 @@ def warn_sizes(config: Config, dataset, sizes: list[tuple[int, int]]) -> None:
     if small:
         i = min(small, key=lambda j: sizes[j][0] * sizes[j][1])
         log.warning("%d of %d training images are scaled up more than %.0fx to fit "
-                    "data.input_size %dx%d (smallest %dx%d: %s)", len(small), len(sizes),
-                    UPSCALE_WARNING, input_h, input_w, sizes[i][1], sizes[i][0],
+                    "data.input_size %dx%d (height x width; smallest %dx%d: %s)", len(small),
+                    len(sizes), UPSCALE_WARNING, input_h, input_w, *sizes[i],
                     dataset.image_path(i))
     crops = [config.train.augment.crop] + [phase.crop for phase in config.train.phases]
     for crop in {c for c in crops if c is not None}:
@@ -138,10 +138,19 @@ def warn_sizes(config: Config, dataset, sizes: list[tuple[int, int]]) -> None:
             log.warning("train.augment.crop %dx%d is larger than data.input_size %dx%d: every "
                         "crop is padded with void", *crop, input_h, input_w)
             continue
-        under = [i for i, (h, w) in enumerate(fitted) if h < crop[0] or w < crop[1]]
+        under = [i for i, size in enumerate(fitted) if short_of(size, crop)]
         if under:
             i = under[0]
-            log.warning("%d of %d training images are smaller than the crop %dx%d once fitted "
-                        "to data.input_size (e.g. %s: %dx%d); their crops are padded with void",
-                        len(under), len(fitted), *crop, dataset.image_path(i), fitted[i][1],
-                        fitted[i][0])
+            log.warning("%d of %d training images are smaller than the crop %dx%d (height x "
+                        "width) once fitted to data.input_size %dx%d (e.g. %s: %dx%d, %s); "
+                        "their crops are padded with void", len(under), len(fitted), *crop,
+                        input_h, input_w, dataset.image_path(i), *fitted[i],
+                        short_of(fitted[i], crop))
+
+
+def short_of(size: tuple[int, int], crop: tuple[int, int]) -> str:
+    """How a fitted (height, width) falls short of the crop ('' when the crop fits: a side
+    exactly the crop's is no padding), e.g. '1 px short in height'."""
+    parts = [f"{want - have} px short in {side}" for have, want, side
+             in zip(size, crop, ("height", "width"), strict=True) if have < want]
+    return " and ".join(parts)

@@ -4,9 +4,12 @@ against fp32.
 Steps: check the flags, checkpoint and config (no TensorFlow yet) -> load the fp32 model -> wrap
 it (uint8 BGR in, labels out) -> write each format (int8 ones calibrated on --calibration images,
 training/quantize.py) -> parity of each format's labels against the fp32 labels on sample frames
--> with --eval-data, every format and fp32 scored on a labelled split -> model.yaml. A bundle
-whose parity is under --min-parity, or whose int8 mIoU is more than --max-miou-drop points under
-fp32 (unless --allow-miou-drop), gets no model.yaml, so nothing can load it by mistake.
+-> with --eval-data, every format and fp32 scored on a labelled split -> model.yaml. All of it
+is written into a new folder beside --out that takes --out's place only at the end
+(models.atomic.staged_folder): a conversion that fails (parity under --min-parity, an int8 mIoU
+more than --max-miou-drop points under fp32 without --allow-miou-drop, an error, Ctrl-C) leaves
+an earlier bundle in --out as it was and no half bundle. The earlier folder's other files (a
+model card, train.yaml) are kept; its model files are replaced.
 
 The checks before TensorFlow are training/convert_plan.py, parity and accuracy
 training/convert_checks.py; this module runs the conversion.
@@ -14,6 +17,7 @@ training/convert_checks.py; this module runs the conversion.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 import time
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from models.atomic import staged_folder
 from models.bundle import FORMATS, MANIFEST, Bundle, digest, make_bundle, write_bundle
 from models.labels import label_names
 from models.palette import palette_for
@@ -53,8 +58,7 @@ def convert(options: ConvertOptions) -> Bundle:
              f" + {source.config}" if source.config else "", size, asked)
     log.info("loading TensorFlow")
     from models.preprocess import backbone_preprocess
-    from training import export, quantize
-    from training.graph import serving_function
+    from training import export
     from training.keras_checkpoint import complete_checkpoint, load_keras_model
 
     if "tftrt" in job.formats and (reason := export.tensorrt_missing()):
@@ -72,8 +76,28 @@ def convert(options: ConvertOptions) -> Bundle:
              source.backbone, channels, source.final_activation, model.count_params(),
              preprocess.mode)
 
-    job.out.mkdir(parents=True, exist_ok=True)
-    (job.out / MANIFEST).unlink(missing_ok=True)  # stale manifest + new files = a broken bundle
+    target = job.out
+    untouched = f"{target} left as it was" if target.exists() else f"nothing written to {target}"
+    with staged_folder(target, keep=_not_a_bundle_file) as folder:
+        bundle = _write(dataclasses.replace(job, out=folder), options, model, source, preprocess,
+                        channels, untouched)
+    bundle.root = target
+    log.info("wrote %s", bundle.manifest_path)
+    return bundle
+
+
+def _not_a_bundle_file(name: str) -> bool:
+    """What an earlier bundle folder keeps when a conversion replaces it: not its model files
+    or manifest (the new ones replace them, or they would linger unlisted)."""
+    return name != MANIFEST and name not in FORMATS.values()
+
+
+def _write(job: Plan, options: ConvertOptions, model, source: Checkpoint, preprocess,
+           channels: int, untouched: str) -> Bundle:
+    """Every file, the checks and model.yaml, into `job.out` (the new folder)."""
+    from training import export, quantize
+    from training.graph import serving_function
+
     shape = (1, job.height, job.width)
     serve = serving_function(model, preprocess, options.output, shape=shape)
     serve_int8 = calibration = None
@@ -128,13 +152,12 @@ def convert(options: ConvertOptions) -> Bundle:
         worst = ", ".join(f"{fmt} {value:.4f}" for fmt, value in low.items())
         raise ParityError(
             f"parity under --min-parity {options.min_parity}: {worst} of pixels equal fp32 Keras; "
-            f"{job.out} has no {MANIFEST}"
+            f"{untouched}"
         )
     if job.split is not None:
         bundle.accuracy = split_accuracy(bundle, job.split, serve)
-        check_miou_drop(bundle, options, job.out)
+        check_miou_drop(bundle, options, untouched)
     write_bundle(bundle)
-    log.info("wrote %s", bundle.manifest_path)
     return bundle
 
 

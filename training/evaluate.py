@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from models.labels import VOID
@@ -100,25 +99,10 @@ def evaluate(dataset, predict: Predict, classes: Sequence[str], grid_path: Path 
         if progress:
             progress(i + 1, len(dataset))
     if grid_path is not None and rows:
+        from training.grid import save_prediction_grid
+
         save_prediction_grid(rows, grid_path, palette)
     return scores_from_confusion(matrix, classes)
-
-
-def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    lut = np.zeros((256, 3), np.uint8)
-    lut[: len(palette)] = palette
-    return lut[np.where(labels < 0, 255, labels).astype(np.uint8)]  # void drawn black
-
-
-def save_prediction_grid(rows, path: Path, palette: np.ndarray | None) -> None:
-    """Rows of image | truth | prediction, RGB, written as PNG."""
-    from models.palette import voc_palette
-
-    palette = voc_palette(256) if palette is None else palette
-    lines = [np.hstack([img, colorize(t, palette), colorize(p, palette)]) for img, t, p in rows]
-    width = max(line.shape[1] for line in lines)
-    lines = [np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0))) for line in lines]
-    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(lines), cv2.COLOR_RGB2BGR))
 
 
 def write_json(scores: Scores, path: Path, extra: dict | None = None) -> None:

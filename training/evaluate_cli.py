@@ -38,6 +38,7 @@ def _keras_predictor(args, config: Config):
     path = Path(args.checkpoint)
     if not path.exists():
         raise ConfigError(f"{path}: checkpoint not found")
+    print(f"evaluating {path} (fp32, Keras)")
     if path.name.endswith(".weights.h5") or "weights" in path.name:
         model = build_unet(config)
         model.load_weights(str(path))
@@ -63,7 +64,20 @@ def _bundle_predictor(args):
 
     bundle = load_bundle(args.bundle)
     engine = open_any_engine(bundle, backend=args.backend)
+    print(f"evaluating {engine_file(engine)} ({engine.precision}, {runtime_name(engine.backend)})")
     return bundle, engine_predictor(engine)
+
+
+def engine_file(engine) -> Path:
+    """The file an engine runs: its bundle file, or the keras backend's source checkpoint."""
+    checkpoint = getattr(engine, "checkpoint", None)
+    return Path(checkpoint) if checkpoint else engine.bundle.path_of(engine.format)
+
+
+def runtime_name(backend: str) -> str:
+    from models.engines.base import RUNTIME_NAMES
+
+    return {**RUNTIME_NAMES, "keras": "Keras"}.get(backend, backend)
 
 
 def engine_predictor(engine):
@@ -141,24 +155,3 @@ def _config_for_bundle(args, bundle) -> Config:
     return validate(Config, {"data": data, "model": {"backbone": provenance.get(
         "backbone", "mobilenetv2")}}, f"{bundle.manifest_path} provenance")
 
-
-class _BinaryTruth:
-    """One-class data sets: channel 0 is the class, everything else background, void stays -1."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def sample_indices(self, i):
-        return self.dataset.sample_indices(i)
-
-    def encode(self, mask):
-        from training.augment import PAD  # here: albumentations only where training runs
-
-        onehot = self.dataset.encode(mask)
-        void = (mask == PAD) | (mask == (getattr(self.dataset, "void", None) or PAD))
-        out = np.stack([1.0 - onehot[..., 0], onehot[..., 0]], axis=-1)
-        out[void] = 0
-        return out

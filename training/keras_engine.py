@@ -26,6 +26,7 @@ def open_any_engine(bundle: Bundle, backend: str = "auto", threads: int | None =
 
 class KerasEngine(Engine):
     backend = "keras"
+    format = "keras"  # no bundle file: the fp32 checkpoint (`checkpoint`) runs
 
     def __init__(self, bundle: Bundle, checkpoint: str | Path | None = None,
                  config: str | Path | None = None, threads: int | None = None) -> None:
@@ -60,6 +61,7 @@ class KerasEngine(Engine):
         check_class_count(bundle, model.output_shape[-1], Path(str(checkpoint)).name)
         mode = provenance.get("preprocess")
         preprocess = preprocess_for_mode(mode) if mode else backbone_preprocess(source.backbone)
+        self.checkpoint = source.checkpoint
         self._tf = tf
         self._serve = serving_function(model, preprocess, output=bundle.output)
         log.info("keras: %s (fp32, %s preprocessing)", source.checkpoint.name, preprocess.mode)

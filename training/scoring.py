@@ -19,7 +19,7 @@ import numpy as np
 from models.bundle import Bundle
 from models.engines import Engine
 from training.evaluate import Scores, confusion_matrix, scores_from_confusion, truth_labels
-from training.evaluate_cli import _BinaryTruth, _config_for, _config_for_bundle, engine_predictor
+from training.evaluate_cli import _config_for, _config_for_bundle, engine_predictor
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ def open_split(data: str | None, split: str, config: str | None = None,
     if config is None and bundle is None:
         raise ValueError("open_split needs a config or a bundle")
     settings = _config_for(args) if config else _config_for_bundle(args, bundle)
-    dataset = open_dataset(settings.data, split)
-    if settings.n_outputs == 1:
-        dataset = _BinaryTruth(dataset)
-    return Split(dataset, settings.label_names, settings.data.root, split)
+    # every data set gives labels by the label rule (one class: 0 background, 1 the class), as
+    # `evaluate --bundle` scores them: no wrapper for one class
+    return Split(open_dataset(settings.data, split), settings.label_names, settings.data.root,
+                 split)
 
 
 @dataclass

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +56,7 @@ from training.precision import (
     precision_policy,
     wants_mixed_precision,
 )
+from training.progress import LogProgress, ValidationProgress
 from training.targets import targets
 
 log = logging.getLogger(__name__)
@@ -175,24 +175,6 @@ def _current_lr(model) -> float:
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
         lr = lr(model.optimizer.iterations)
     return float(keras.backend.get_value(lr))
-
-
-class LogProgress(keras.callbacks.Callback):
-    """When output is not a terminal (a log file), a line every `every` batches with the pace."""
-
-    def __init__(self, every: int = 10):
-        super().__init__()
-        self.every = every
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.started = epoch + 1, time.monotonic()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (batch + 1) % self.every == 0:
-            seconds = (time.monotonic() - self.started) / (batch + 1)
-            log.info("epoch %d batch %d/%d: loss %.4f, %.1f s/batch", self.epoch, batch + 1,
-                     self.params.get("steps") or 0, (logs or {}).get("loss", float("nan")),
-                     seconds)
 
 
 class Phases(keras.callbacks.Callback):
@@ -353,6 +335,7 @@ def _fit(config: Config, out: Path, folder: Path, distribution: Distribution, mi
         best,
         RunState(folder, manager, epoch_var, stopper, chief=distribution.is_chief),
         keras.callbacks.TensorBoard(str(folder / "tensorboard"), write_graph=False),
+        ValidationProgress(len(val_loader)),
     ]
     if not sys.stdout.isatty():
         callbacks.append(LogProgress())

@@ -123,7 +123,8 @@ def test_parity_under_the_minimum_fails_without_manifest(converted: Converted, t
     err = capsys.readouterr().err.strip()
     assert code == 1 and "\n" not in err
     assert err.startswith("error: parity under --min-parity 1.0: tflite 0.99")
-    assert (out / "model_fp16.tflite").exists() and not (out / MANIFEST).exists()
+    assert err.endswith(f"; nothing written to {out}")
+    assert not out.exists() and not list(tmp_path.glob(".strict.*"))  # no half bundle
 
 
 def test_one_class_sigmoid_model_with_probabilities(tmp_path: Path) -> None:

@@ -125,7 +125,8 @@ def test_small_images_and_large_crops_are_warned_about(shapes, tmp_path):
                          train={"augment": {"crop": [320, 320]}})
     result = run_training("config", str(config))  # the checks training runs first, alone
     assert result.returncode == 0, result.stderr
-    assert "scaled up more than 2x to fit data.input_size 256x320 (smallest 50x50" in result.stdout
+    assert ("scaled up more than 2x to fit data.input_size 256x320 (height x width; smallest "
+            "50x50") in result.stdout
     assert "crop 320x320 is larger than data.input_size 256x320" in result.stdout
 
 

@@ -68,9 +68,45 @@ def test_one_class_label_names_agree_everywhere(tmp_path: Path, capsys) -> None:
     assert yaml.safe_load((out / "model.yaml").read_text())["classes"] == EXPECTED
     assert list(load_bundle(out).classes) == EXPECTED
 
+    capsys.readouterr()
+    ran = {"litert": f"{out / 'model_fp16.tflite'} (fp16, LiteRT)",
+           "keras": f"{weights} (fp32, Keras)"}
     for backend in ("litert", "keras"):  # the fp16 file, and the fp32 model it came from
         scores = tmp_path / f"scores-{backend}.json"
         assert main(["evaluate", "--bundle", str(out), "--config", str(config_path),
                      "--backend", backend, "--json", str(scores)]) == 0
         assert json.loads(scores.read_text())["classes"] == EXPECTED
+        # which file and precision ran, before the scores
+        assert capsys.readouterr().out.startswith(f"evaluating {ran[backend]}\n")
+
+
+def test_one_class_bundle_scored_by_convert_and_benchmark(tmp_path: Path, capsys) -> None:
+    """--eval-data and the benchmark score a one-class bundle (they used to stop with
+    AttributeError: '_BinaryTruth' object has no attribute 'labels', and the bundle folder was
+    left without model.yaml)."""
+    from training.__main__ import main
+    from training.scratch import make_scratch_checkpoint
+
+    config_path = write_person_folder(tmp_path / "folder")
+    weights, scratch_config = make_scratch_checkpoint(tmp_path / "run", ["person"],
+                                                      decoder_filters=DECODER,
+                                                      input_size=(64, 96))
+    out = tmp_path / "bundle"
+    assert main(["convert", "--checkpoint", str(weights), "--config", str(scratch_config),
+                 "--out", str(out), "--formats", "tflite", "--min-parity", "0",
+                 "--eval-data", str(config_path.parent), "--eval-config", str(config_path)]) == 0
+    accuracy = load_bundle(out).accuracy
+    assert accuracy["samples"] == 2
+    for key in ("fp32", "tflite"):
+        assert 0.0 <= accuracy[key]["miou"] <= 1.0, key
+    assert 0.0 <= accuracy["tflite"]["agreement"] <= 1.0
+
+    report = tmp_path / "bench.json"
+    assert main(["benchmark", "--bundle", str(out), "--data", str(config_path.parent),
+                 "--config", str(config_path), "--frames", "2", "--app-seconds", "0",
+                 "--json", str(report)]) == 0
+    rows = json.loads(report.read_text())["rows"]
+    assert rows and all(0.0 <= row["miou"] <= 1.0 for row in rows)
+    tflite = next(row for row in rows if row["format"] == "tflite")
+    assert tflite["miou"] == accuracy["tflite"]["miou"]  # one scoring for both
     capsys.readouterr()
