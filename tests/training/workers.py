@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -15,12 +16,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port picked here and closed until the
+# worker binds it cannot meanwhile be handed to another test's bind(0) or outgoing connection
+# (seen: "Could not start gRPC server" when a parallel test took the port first).
+PORT_RANGE = (20000, 32000)
+
+
 def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now (all held open together, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
+    """Ports nothing listens on now (all held open together, so they differ), drawn at random
+    from PORT_RANGE."""
+    rng = random.Random()
+    sockets: list[socket.socket] = []
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
+        while len(sockets) < count:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", rng.randrange(*PORT_RANGE)))
+            except OSError:  # taken: draw again
+                sock.close()
+                continue
+            sockets.append(sock)
         return [sock.getsockname()[1] for sock in sockets]
     finally:
         for sock in sockets:
