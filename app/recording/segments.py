@@ -76,8 +76,9 @@ class SegmentFiles:
 
 
 def holds_frame(gst: ModuleType, path: Path, timeout_s: float = 5.0) -> bool | None:
-    """True when `path` is a Matroska file with a video frame, False when it certainly holds
-    none (empty, not Matroska, no video), None when the check could not run."""
+    """True when `path` is a Matroska file whose first video frame is a key frame, False when it
+    certainly holds no playable frame (empty, not Matroska, no video, a delta frame first), None
+    when the check could not run."""
     try:
         if path.stat().st_size == 0:
             return False
@@ -98,12 +99,15 @@ def holds_frame(gst: ModuleType, path: Path, timeout_s: float = 5.0) -> bool | N
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             sample = sink.emit("try-pull-preroll", 50 * gst.MSECOND)
-            if sample is not None:
-                return True
+            if sample is not None:  # a player starts on a key frame; a first delta frame
+                # is what a write cut short by a full disk leaves (cv2 decodes nothing of it)
+                return not sample.get_buffer().has_flags(gst.BufferFlags.DELTA_UNIT)
             # Not a Matroska file, or no video in it: an error or EOS instead of a frame.
             message = bus.pop_filtered(gst.MessageType.ERROR | gst.MessageType.EOS)
             if message is not None:
                 return _verdict(gst, message)
+            if sink.get_property("eos"):  # read to the end with no frame (EOS reaches the bus
+                return False              # only in PLAYING: a cut-short file ends here)
         log.warning("recorder: no answer from the demuxer for %s in %.0f s", path, timeout_s)
         return None
     finally:
