@@ -31,8 +31,8 @@ def test_make_demo_runs_the_app_on_the_demo_config():
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     dry = subprocess.run(["make", "-n", "--no-print-directory", "demo"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
-    runs = [line.strip() for line in dry.splitlines() if " -m app " in line]
-    assert len(runs) == 1 and runs[0].endswith("-m app --config configs/app.yaml"), dry
+    runs = [line.strip() for line in dry.splitlines() if "/bin/segcam " in line]
+    assert len(runs) == 1 and runs[0].endswith("/bin/segcam --config configs/app.yaml"), dry
 
 
 def test_demo_command_records_the_annotated_clip(tmp_path):
