@@ -18,7 +18,8 @@ import binascii
 import functools
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -28,6 +29,7 @@ from app.config import ConfigError, RtspSettings
 from app.outputs.base import Output, Rendered
 from app.outputs.display import idle_picture
 from app.outputs.rtsp_auth import verify_password
+from app.outputs.rtsp_clock import FrameClock
 from app.recording.encoders import Encoder, RecorderError, choose_encoder
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class _Feed:
 
     src: Any
     caps: str | None = None
+    clock: FrameClock = field(default_factory=FrameClock)
 
 
 class RtspOutput(Output):
@@ -147,12 +150,12 @@ class RtspOutput(Output):
         self._shown = rendered.image
         if rendered.source_fps:
             self._fps = Fraction(rendered.source_fps).limit_denominator(1001)
-        self._send(rendered.image)
+        self._send(rendered.image, rendered.frame.captured_at)
 
     def idle(self, offline: bool, hud: str | None) -> None:
         # A camera that is down still gets a picture out, so players and NVRs stay connected.
         if offline and self.encoding:
-            self._send(idle_picture(self._shown, offline, hud))
+            self._send(idle_picture(self._shown, offline, hud), time.monotonic())
 
     def close(self) -> None:
         if self._closed:
@@ -173,7 +176,8 @@ class RtspOutput(Output):
 
     # -- frames (output thread) --------------------------------------------------------------
 
-    def _send(self, image: np.ndarray) -> None:
+    def _send(self, image: np.ndarray, captured_at: float) -> None:
+        """Hand the frame to every prepared media; `captured_at` is its time.monotonic()."""
         height, width = image.shape[:2]
         caps = (f"video/x-raw,format=BGR,width={width},height={height},"
                 f"framerate={self._fps.numerator}/{self._fps.denominator}")
@@ -189,13 +193,27 @@ class RtspOutput(Output):
             if src.get_property("current-level-bytes") > len(data) * (QUEUE_FRAMES - 1):
                 self.dropped += 1  # the encoder is behind: a lost frame beats a late one
                 continue
+            pts = self._pts(feed, captured_at)
+            if pts is None:
+                self.dropped += 1  # not playing yet, or the source outruns its stated rate
+                continue
             if feed.caps != caps:  # the first frame, or the frame size changed: renegotiate
                 src.set_property("caps", Gst.Caps.from_string(caps))
                 feed.caps = caps
-            if src.emit("push-buffer", Gst.Buffer.new_wrapped(data)) == Gst.FlowReturn.OK:
+            buffer = Gst.Buffer.new_wrapped(data)
+            buffer.pts, buffer.duration = pts, FrameClock.duration(self._fps)
+            if src.emit("push-buffer", buffer) == Gst.FlowReturn.OK:
                 self.frames_sent += 1
             else:
                 self.dropped += 1  # the media is stopping (last client left)
+
+    def _pts(self, feed: _Feed, captured_at: float) -> int | None:
+        """The frame's capture time in the media's running time, on the frame-rate grid."""
+        running = feed.src.get_current_running_time()
+        if running == self._Gst.CLOCK_TIME_NONE:
+            return None  # the media has no clock yet
+        age = round((time.monotonic() - captured_at) * self._Gst.SECOND)
+        return feed.clock.stamp(running - age, self._fps)
 
     # -- the server (built in the caller's thread, then run by the loop thread) ---------------
 
@@ -226,12 +244,16 @@ class RtspOutput(Output):
 
     def _launch(self) -> str:
         gop = max(1, round(float(self._fps)))  # one key frame a second: a new client waits <1 s
-        # do-timestamp: frames are stamped as they enter, so a clip or a slow model still
-        # plays in real time. config-interval=-1: SPS/PPS before every key frame, for the
-        # clients that join a shared media half-way.
-        return (f"( appsrc name=src is-live=true format=time do-timestamp=true block=false"
-                f" ! {self.encoder.fragment(gop, self.settings.bitrate_kbps)} ! h264parse"
-                f" ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+        # Frames come stamped with their capture time (_pts), so a clip or a slow model
+        # still plays in real time. SPS/PPS go before every key frame, for the clients that
+        # join a shared media half-way: inserted by h264parse once per whole frame (au), not
+        # by rtph264pay, which repeats them before each slice (x264's sliced threads cut a
+        # frame in two), and libavcodec takes headers between two slices for a new frame.
+        return (f"( appsrc name=src is-live=true format=time do-timestamp=false block=false"
+                f" ! {self.encoder.fragment(gop, self.settings.bitrate_kbps)}"
+                f" ! h264parse config-interval=-1"
+                f" ! video/x-h264,stream-format=byte-stream,alignment=au"
+                f" ! rtph264pay name=pay0 pt=96 config-interval=0 )")
 
     def _auth(self) -> Any:
         Server, GstRtsp, settings = self._Server, self._GstRtsp, self.settings
