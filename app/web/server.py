@@ -21,6 +21,7 @@ from aiohttp import web
 
 from app.config import ConfigError, WebSettings, split_listen
 from app.web.auth import auth_middleware
+from app.web.bad_requests import BadRequestLog
 from app.web.routes import Routes
 
 log = logging.getLogger("app.web")
@@ -53,6 +54,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._sampler: asyncio.Task | None = None
+        self.bad_requests = BadRequestLog()
 
     def start(self) -> None:
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -102,9 +104,10 @@ class WebServer:
         self.routes.started()
         # Streams end on `closing`; shutdown_timeout only bounds requests still running.
         # handler_cancellation: a viewer who leaves frees its stream slot at once, not at the
-        # next frame that fails to send.
+        # next frame that fails to send. logger: a malformed request is one short line.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                                     shutdown_timeout=1.0, handler_cancellation=True)
+                                     shutdown_timeout=1.0, handler_cancellation=True,
+                                     logger=self.bad_requests)
         await self._runner.setup()
         await web.SockSite(self._runner, self.sock).start()
         self._sampler = asyncio.create_task(self.routes.sample_rates())
@@ -115,3 +118,4 @@ class WebServer:
             self._sampler.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.bad_requests.flush()
