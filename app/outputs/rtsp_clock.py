@@ -29,11 +29,16 @@ class FrameClock:
         if captured_ns < 0:
             return None
         period = Fraction(SECOND) / fps
-        pts = round(round(captured_ns / period) * period)
-        if self.last is not None and pts <= self.last:
-            pts = round(self.last + period)
-            if pts - captured_ns > period:
-                return None
+        slot = round(captured_ns / period)
+        if self.last is not None:
+            # Slots, not nanoseconds: a stamp is rounded to whole ns, so last + period would
+            # land a nanosecond off the grid, next to the following frame's own slot.
+            first_free = round(self.last / period) + 1
+            if slot < first_free:
+                if first_free * period - captured_ns > period:
+                    return None
+                slot = first_free
+        pts = round(slot * period)
         self.last = pts
         return pts
 

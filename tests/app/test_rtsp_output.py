@@ -664,15 +664,22 @@ def test_jittered_capture_times_become_rising_stamps_on_the_frame_grid():
 
     from app.outputs.rtsp_clock import SECOND, FrameClock
 
-    clock, fps = FrameClock(), Fraction(15)
-    period = SECOND / 15
-    jitter = np.random.default_rng(3).uniform(-0.45, 0.45, 200) * period
-    stamps = [clock.stamp(round(5 * SECOND + i * period + jitter[i]), fps) for i in range(200)]
-    assert None not in stamps
-    assert all(b - a == pytest.approx(period, abs=1) for a, b in zip(stamps, stamps[1:], strict=False))
-    # two frames in one period (a source faster than its stated rate): the later one waits
-    # for the next slot, once; one that would then run ahead of its capture time is dropped
-    last = stamps[-1]
-    assert clock.stamp(last + round(0.1 * period), fps) == pytest.approx(last + period, abs=1)
-    assert clock.stamp(last + round(0.2 * period), fps) is None
+    clock, fps = FrameClock(), Fraction(30)
+    period = Fraction(SECOND, 30)  # 33,333,333.3 ns: stamps are rounded to whole ns
+    grid = {round(k * period) for k in range(2000)}
+    rng = np.random.default_rng(3)
+    jitter = rng.uniform(-0.45, 0.45, 600) * float(period)
+    gaps = rng.choice([1, 1, 1, 2, 3], 600)  # frames the pipeline dropped
+    captured = [round(SECOND + int(gaps[:i].sum()) * period + jitter[i]) for i in range(600)]
+    stamps = [clock.stamp(at, fps) for at in captured]
+    assert None not in stamps and set(stamps) <= grid
+    assert all(b - a >= period - 1 for a, b in zip(stamps, stamps[1:], strict=False))
+    # A source faster than its stated rate: a frame in the last one's slot takes the next,
+    # the frame after it the one after (on the grid, not a nanosecond after: libavformat
+    # would put both in one unit), and one that would be stamped over a period after its
+    # capture is dropped.
+    k = round(stamps[-1] / period)
+    assert clock.stamp(round((k + 0.1) * period), fps) == round((k + 1) * period)
+    assert clock.stamp(round((k + 1.1) * period), fps) == round((k + 2) * period)
+    assert clock.stamp(round((k + 1.2) * period), fps) is None
     assert FrameClock().stamp(-1, fps) is None  # captured before the media started
