@@ -13,8 +13,6 @@ clients, stops the media and ends that loop.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 import threading
@@ -26,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from app.config import ConfigError, RtspSettings
+from app.log_limit import RepeatedEvents
 from app.outputs.base import Output, Rendered
 from app.outputs.display import idle_picture
-from app.outputs.rtsp_auth import verify_password
 from app.outputs.rtsp_clock import FrameClock
+from app.outputs.rtsp_hash_auth import hash_auth_class
 from app.recording.encoders import Encoder, RecorderError, choose_encoder
 
 log = logging.getLogger(__name__)
@@ -107,6 +106,7 @@ class RtspOutput(Output):
         self._fps = Fraction(configured_source_fps or DEFAULT_FPS).limit_denominator(1001)
         self._shown: np.ndarray | None = None  # the last frame, for the "offline" picture
         self._closed = False
+        self._failures = RepeatedEvents(log, "failed logins")  # touched on the loop thread
 
         GLib = self._GLib
         self._context = GLib.MainContext.new()
@@ -260,8 +260,8 @@ class RtspOutput(Output):
         token = Server.RTSPToken()
         token.set_string("media.factory.role", ROLE)
         if settings.password_hash is not None:
-            auth = _hash_auth_class(Server, GstRtsp)()
-            auth.expect(settings.username, settings.password_hash, token)
+            auth = hash_auth_class(Server, GstRtsp)()
+            auth.expect(settings.username, settings.password_hash, token, self._failures)
         else:
             auth = Server.RTSPAuth()
             secret = settings.password.get_secret_value() if settings.password else ""
@@ -280,9 +280,22 @@ class RtspOutput(Output):
     # -- callbacks (loop thread) -------------------------------------------------------------
 
     def _on_client(self, _server: Any, client: Any) -> None:
+        # A connection is logged once it plays: anyone can open connections (a password
+        # guesser opens one per guess), and those must not fill the log.
         ip = client.get_connection().get_ip()
-        log.info("rtsp: client %s connected", ip)
-        client.connect("closed", lambda _client: log.info("rtsp: client %s disconnected", ip))
+        played = [False]
+
+        def playing(*_: object) -> None:
+            if not played[0]:
+                played[0] = True
+                log.info("rtsp: client %s playing", ip)
+
+        def closed(_client: Any) -> None:
+            if played[0]:
+                log.info("rtsp: client %s left", ip)
+
+        client.connect("play-request", playing)
+        client.connect("closed", closed)
 
     def _on_media_configure(self, _factory: Any, media: Any) -> None:
         src = media.get_element().get_by_name_recurse_up("src")
@@ -312,6 +325,7 @@ class RtspOutput(Output):
         # A UDP client that vanished without TEARDOWN holds the media until its session
         # times out; the pool only notices when asked.
         self._server.get_session_pool().cleanup()
+        self._failures.tick()  # a minute of failed logins is told when it ends
         return True  # keep the timer
 
     def _shutdown(self, *_: object) -> bool:
@@ -321,6 +335,7 @@ class RtspOutput(Output):
             medias = list(self._medias)
         for media in medias:  # a media still prepared (its clients' sessions not yet gone)
             media.unprepare()
+        self._failures.flush()
         self._loop.quit()
         return False  # run once
 
@@ -328,7 +343,7 @@ class RtspOutput(Output):
 def _unsynced_sinks(_bin: Any, _sub_bin: Any, element: Any) -> None:
     """Keeps the sinks the server adds for each client (at SETUP) from syncing to the clock.
 
-    Frames are live and stamped as they enter, so a sink that waits for the clock only adds a
+    Frames are live and stamped by the app (their capture time), so a sink that waits for the clock only adds a
     way to hang: about 1 client in 60 on a busy machine never got a frame, and gdb showed the
     encoder's thread parked in the RTP sink's clock wait from the first buffer on. The server
     sets "sync" again when a client plays (rate control), hence the notify."""
@@ -353,35 +368,3 @@ def _packed_rows(image: np.ndarray) -> bytes:
     padded = np.zeros((height, stride), np.uint8)
     padded[:, :row] = image.reshape(height, row)
     return padded.tobytes()
-
-
-@functools.lru_cache(maxsize=1)
-def _hash_auth_class(Server: Any, GstRtsp: Any) -> type:
-    """RTSPAuth that checks Basic credentials against a pbkdf2 hash (made once: a GType)."""
-
-    class HashAuth(Server.RTSPAuth):
-        def expect(self, username: str, password_hash: str, token: Any) -> None:
-            self._username = username
-            self._hash = password_hash
-            self._token = token
-            self._verified: set[str] = set()
-
-        def do_authenticate(self, ctx: Any) -> bool:
-            result, value = ctx.request.get_header(GstRtsp.RTSPHeaderField.AUTHORIZATION, 0)
-            if result == GstRtsp.RTSPResult.OK and value and value.startswith("Basic "):
-                credential = value[len("Basic "):].strip()
-                if credential not in self._verified and self._check(credential):
-                    # Known from now on: the base class accepts it without hashing again.
-                    self._verified.add(credential)
-                    self.add_basic(credential, self._token)
-            return Server.RTSPAuth.do_authenticate(self, ctx)
-
-        def _check(self, credential: str) -> bool:
-            try:
-                user, sep, password = base64.b64decode(credential, validate=True).decode() \
-                    .partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            return bool(sep) and user == self._username and verify_password(password, self._hash)
-
-    return HashAuth
