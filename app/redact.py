@@ -5,8 +5,10 @@
   several URIs inside one gst:// pipeline string. The userinfo ends at the LAST `@` before the
   host (the host ends at the first `/`, `?` or `#`), so a password holding a raw `@` is hidden
   whole; a user name alone (rtsp://user@host) is not a secret and stays;
-- the value of password-like `key=value` settings: rtspsrc's `user-pw=`/`proxy-pw=` and the
-  `password=`/`passwd=`/`pwd=` query parameters some cameras take;
+- the value of password-like `key=value` settings: rtspsrc's `user-pw=`/`proxy-pw=`, the
+  `password=`/`passwd=`/`pwd=` query parameters some cameras take, and any `...token=` (the
+  web's `?token=` and its `segcam_token=` cookie);
+- the credential of an `Authorization:` header or after `Bearer `, and a whole `Cookie:`/`Set-Cookie:` header value;
 - every secret remembered with `remember_secrets(uri)` (the configured source's password, raw
   and percent-decoded) wherever it appears, for text no pattern above recognises.
 
@@ -26,10 +28,14 @@ MIN_SECRET = 3  # shorter remembered secrets would mask ordinary words and numbe
 # quote; the greedy run backtracks to the last "@" of the authority.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s\"'<>]*)@")
 _KEY_VALUE = re.compile(
-    r"(?P<key>(?<![\w-])(?:user-pw|proxy-pw|password|passwd|pwd)\s*=\s*)"
+    r"(?P<key>(?<![\w-])(?:user-pw|proxy-pw|password|passwd|pwd|[\w-]*token)\s*=\s*)"
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s&;!\"']+)",
     re.IGNORECASE,
 )
+# "Authorization: Basic X", "Authorization: X", "Bearer X"; not "Basic auth" or 'Bearer realm='
+_CREDENTIAL = re.compile(r"(?P<key>\bAuthorization\s*:\s*(?:(?:Basic|Bearer)\s+)?"
+                         r"|\bBearer\s+(?!realm\b))(?P<value>[\w+/=.~-]+)", re.IGNORECASE)
+_COOKIE = re.compile(r"(?P<key>\b(?:Set-)?Cookie\s*:\s*)(?P<value>[^\r\n]+)", re.IGNORECASE)
 
 
 def _hide_password(match: re.Match[str]) -> str:
@@ -43,6 +49,10 @@ def _hide_value(match: re.Match[str]) -> str:
     value = match["value"]
     quote = value[0] if value[0] in "\"'" else ""
     return f"{match['key']}{quote}{MASK}{quote}"
+
+
+def _hide_all(match: re.Match[str]) -> str:
+    return f"{match['key']}{MASK}"
 
 
 def passwords(text: str) -> set[str]:
@@ -71,6 +81,8 @@ class Redactor:
     def __call__(self, text: str) -> str:
         text = _USERINFO.sub(_hide_password, text)
         text = _KEY_VALUE.sub(_hide_value, text)
+        text = _CREDENTIAL.sub(_hide_all, text)
+        text = _COOKIE.sub(_hide_all, text)
         for secret in sorted(self.secrets, key=len, reverse=True):  # longest first: no leftovers
             text = text.replace(secret, MASK)
         return text

@@ -13,21 +13,22 @@ clients, stops the media and ends that loop.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from app.config import ConfigError, RtspSettings
+from app.log_limit import RepeatedEvents
 from app.outputs.base import Output, Rendered
 from app.outputs.display import idle_picture
-from app.outputs.rtsp_auth import verify_password
+from app.outputs.rtsp_clock import FrameClock
+from app.outputs.rtsp_hash_auth import hash_auth_class
 from app.recording.encoders import Encoder, RecorderError, choose_encoder
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class _Feed:
 
     src: Any
     caps: str | None = None
+    clock: FrameClock = field(default_factory=FrameClock)
 
 
 class RtspOutput(Output):
@@ -104,6 +106,7 @@ class RtspOutput(Output):
         self._fps = Fraction(configured_source_fps or DEFAULT_FPS).limit_denominator(1001)
         self._shown: np.ndarray | None = None  # the last frame, for the "offline" picture
         self._closed = False
+        self._failures = RepeatedEvents(log, "failed logins")  # touched on the loop thread
 
         GLib = self._GLib
         self._context = GLib.MainContext.new()
@@ -147,12 +150,12 @@ class RtspOutput(Output):
         self._shown = rendered.image
         if rendered.source_fps:
             self._fps = Fraction(rendered.source_fps).limit_denominator(1001)
-        self._send(rendered.image)
+        self._send(rendered.image, rendered.frame.captured_at)
 
     def idle(self, offline: bool, hud: str | None) -> None:
         # A camera that is down still gets a picture out, so players and NVRs stay connected.
         if offline and self.encoding:
-            self._send(idle_picture(self._shown, offline, hud))
+            self._send(idle_picture(self._shown, offline, hud), time.monotonic())
 
     def close(self) -> None:
         if self._closed:
@@ -173,7 +176,8 @@ class RtspOutput(Output):
 
     # -- frames (output thread) --------------------------------------------------------------
 
-    def _send(self, image: np.ndarray) -> None:
+    def _send(self, image: np.ndarray, captured_at: float) -> None:
+        """Hand the frame to every prepared media; `captured_at` is its time.monotonic()."""
         height, width = image.shape[:2]
         caps = (f"video/x-raw,format=BGR,width={width},height={height},"
                 f"framerate={self._fps.numerator}/{self._fps.denominator}")
@@ -189,13 +193,27 @@ class RtspOutput(Output):
             if src.get_property("current-level-bytes") > len(data) * (QUEUE_FRAMES - 1):
                 self.dropped += 1  # the encoder is behind: a lost frame beats a late one
                 continue
+            pts = self._pts(feed, captured_at)
+            if pts is None:
+                self.dropped += 1  # not playing yet, or the source outruns its stated rate
+                continue
             if feed.caps != caps:  # the first frame, or the frame size changed: renegotiate
                 src.set_property("caps", Gst.Caps.from_string(caps))
                 feed.caps = caps
-            if src.emit("push-buffer", Gst.Buffer.new_wrapped(data)) == Gst.FlowReturn.OK:
+            buffer = Gst.Buffer.new_wrapped(data)
+            buffer.pts, buffer.duration = pts, FrameClock.duration(self._fps)
+            if src.emit("push-buffer", buffer) == Gst.FlowReturn.OK:
                 self.frames_sent += 1
             else:
                 self.dropped += 1  # the media is stopping (last client left)
+
+    def _pts(self, feed: _Feed, captured_at: float) -> int | None:
+        """The frame's capture time in the media's running time, on the frame-rate grid."""
+        running = feed.src.get_current_running_time()
+        if running == self._Gst.CLOCK_TIME_NONE:
+            return None  # the media has no clock yet
+        age = round((time.monotonic() - captured_at) * self._Gst.SECOND)
+        return feed.clock.stamp(running - age, self._fps)
 
     # -- the server (built in the caller's thread, then run by the loop thread) ---------------
 
@@ -226,20 +244,24 @@ class RtspOutput(Output):
 
     def _launch(self) -> str:
         gop = max(1, round(float(self._fps)))  # one key frame a second: a new client waits <1 s
-        # do-timestamp: frames are stamped as they enter, so a clip or a slow model still
-        # plays in real time. config-interval=-1: SPS/PPS before every key frame, for the
-        # clients that join a shared media half-way.
-        return (f"( appsrc name=src is-live=true format=time do-timestamp=true block=false"
-                f" ! {self.encoder.fragment(gop, self.settings.bitrate_kbps)} ! h264parse"
-                f" ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+        # Frames come stamped with their capture time (_pts), so a clip or a slow model
+        # still plays in real time. SPS/PPS go before every key frame, for the clients that
+        # join a shared media half-way: inserted by h264parse once per whole frame (au), not
+        # by rtph264pay, which repeats them before each slice (x264's sliced threads cut a
+        # frame in two), and libavcodec takes headers between two slices for a new frame.
+        return (f"( appsrc name=src is-live=true format=time do-timestamp=false block=false"
+                f" ! {self.encoder.fragment(gop, self.settings.bitrate_kbps)}"
+                f" ! h264parse config-interval=-1"
+                f" ! video/x-h264,stream-format=byte-stream,alignment=au"
+                f" ! rtph264pay name=pay0 pt=96 config-interval=0 )")
 
     def _auth(self) -> Any:
         Server, GstRtsp, settings = self._Server, self._GstRtsp, self.settings
         token = Server.RTSPToken()
         token.set_string("media.factory.role", ROLE)
         if settings.password_hash is not None:
-            auth = _hash_auth_class(Server, GstRtsp)()
-            auth.expect(settings.username, settings.password_hash, token)
+            auth = hash_auth_class(Server, GstRtsp)()
+            auth.expect(settings.username, settings.password_hash, token, self._failures)
         else:
             auth = Server.RTSPAuth()
             secret = settings.password.get_secret_value() if settings.password else ""
@@ -258,9 +280,22 @@ class RtspOutput(Output):
     # -- callbacks (loop thread) -------------------------------------------------------------
 
     def _on_client(self, _server: Any, client: Any) -> None:
+        # A connection is logged once it plays: anyone can open connections (a password
+        # guesser opens one per guess), and those must not fill the log.
         ip = client.get_connection().get_ip()
-        log.info("rtsp: client %s connected", ip)
-        client.connect("closed", lambda _client: log.info("rtsp: client %s disconnected", ip))
+        played = [False]
+
+        def playing(*_: object) -> None:
+            if not played[0]:
+                played[0] = True
+                log.info("rtsp: client %s playing", ip)
+
+        def closed(_client: Any) -> None:
+            if played[0]:
+                log.info("rtsp: client %s left", ip)
+
+        client.connect("play-request", playing)
+        client.connect("closed", closed)
 
     def _on_media_configure(self, _factory: Any, media: Any) -> None:
         src = media.get_element().get_by_name_recurse_up("src")
@@ -290,6 +325,7 @@ class RtspOutput(Output):
         # A UDP client that vanished without TEARDOWN holds the media until its session
         # times out; the pool only notices when asked.
         self._server.get_session_pool().cleanup()
+        self._failures.tick()  # a minute of failed logins is told when it ends
         return True  # keep the timer
 
     def _shutdown(self, *_: object) -> bool:
@@ -299,6 +335,7 @@ class RtspOutput(Output):
             medias = list(self._medias)
         for media in medias:  # a media still prepared (its clients' sessions not yet gone)
             media.unprepare()
+        self._failures.flush()
         self._loop.quit()
         return False  # run once
 
@@ -306,7 +343,7 @@ class RtspOutput(Output):
 def _unsynced_sinks(_bin: Any, _sub_bin: Any, element: Any) -> None:
     """Keeps the sinks the server adds for each client (at SETUP) from syncing to the clock.
 
-    Frames are live and stamped as they enter, so a sink that waits for the clock only adds a
+    Frames are live and stamped by the app (their capture time), so a sink that waits for the clock only adds a
     way to hang: about 1 client in 60 on a busy machine never got a frame, and gdb showed the
     encoder's thread parked in the RTP sink's clock wait from the first buffer on. The server
     sets "sync" again when a client plays (rate control), hence the notify."""
@@ -331,35 +368,3 @@ def _packed_rows(image: np.ndarray) -> bytes:
     padded = np.zeros((height, stride), np.uint8)
     padded[:, :row] = image.reshape(height, row)
     return padded.tobytes()
-
-
-@functools.lru_cache(maxsize=1)
-def _hash_auth_class(Server: Any, GstRtsp: Any) -> type:
-    """RTSPAuth that checks Basic credentials against a pbkdf2 hash (made once: a GType)."""
-
-    class HashAuth(Server.RTSPAuth):
-        def expect(self, username: str, password_hash: str, token: Any) -> None:
-            self._username = username
-            self._hash = password_hash
-            self._token = token
-            self._verified: set[str] = set()
-
-        def do_authenticate(self, ctx: Any) -> bool:
-            result, value = ctx.request.get_header(GstRtsp.RTSPHeaderField.AUTHORIZATION, 0)
-            if result == GstRtsp.RTSPResult.OK and value and value.startswith("Basic "):
-                credential = value[len("Basic "):].strip()
-                if credential not in self._verified and self._check(credential):
-                    # Known from now on: the base class accepts it without hashing again.
-                    self._verified.add(credential)
-                    self.add_basic(credential, self._token)
-            return Server.RTSPAuth.do_authenticate(self, ctx)
-
-        def _check(self, credential: str) -> bool:
-            try:
-                user, sep, password = base64.b64decode(credential, validate=True).decode() \
-                    .partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            return bool(sep) and user == self._username and verify_password(password, self._hash)
-
-    return HashAuth

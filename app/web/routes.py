@@ -110,11 +110,13 @@ class Routes:
             raise web.HTTPServiceUnavailable(
                 text=f"503: {self.max_clients} live streams already (web.max_clients)\n",
                 headers={"Retry-After": "5"})
+        headers = {**NO_STORE, "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                   "X-Accel-Buffering": "no"}  # a reverse proxy in front must not buffer it
+        if request.method == "HEAD":  # headers only: no stream, no slot, no JPEG encoding
+            return web.Response(headers=headers)
         self.clients += 1
         self.hub.watch()
-        response = web.StreamResponse(headers={
-            **NO_STORE, "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-            "X-Accel-Buffering": "no"})  # a reverse proxy in front must not buffer the stream
+        response = web.StreamResponse(headers=headers)
         sock = request.transport.get_extra_info("socket") if request.transport else None
         if sock is not None:
             # A small send buffer: a slow viewer gets the newest frame next, not seconds of

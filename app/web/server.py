@@ -27,6 +27,7 @@ from aiohttp import web
 from app.config import ConfigError, WebSettings, split_listen
 from app.web.auth import auth_middleware
 from app.web.limits import AcceptErrors, Admission, ConnectionLimiter
+from app.web.bad_requests import BadRequestLog
 from app.web.routes import Routes
 
 log = logging.getLogger("app.web")
@@ -67,6 +68,7 @@ class WebServer:
         self._sweeper: asyncio.Task | None = None
         self._listener: asyncio.Server | None = None
         self.limiter = limiter or ConnectionLimiter()
+        self.bad_requests = BadRequestLog()
 
     def start(self) -> None:
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -120,9 +122,10 @@ class WebServer:
         # handler_cancellation: a viewer who leaves frees its stream slot at once, not at the
         # next frame that fails to send. keepalive_timeout: aiohttp closes a connection with
         # no request in progress (never sent one, a head half sent, idle after a reply) then.
+        # logger: a malformed request is one short line.
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0, handler_cancellation=True,
-                                     keepalive_timeout=IDLE_S)
+                                     keepalive_timeout=IDLE_S, logger=self.bad_requests)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(AcceptErrors())
@@ -143,3 +146,4 @@ class WebServer:
         self.limiter.refusals.flush(time.monotonic(), final=True)
         if self._runner is not None:
             await self._runner.cleanup()
+        self.bad_requests.flush()

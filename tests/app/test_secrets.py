@@ -50,6 +50,16 @@ LEAKS = ("Zq9top", "SECRETxyz", "PROPxyz")  # any piece of any of them is a leak
         ("rtsp://10.0.0.3:554/user=admin&password=secret&channel=1",
          "rtsp://10.0.0.3:554/user=admin&password=***&channel=1"),
         ("csi://0, v4l2:///dev/video0, /data/clip.mp4", "csi://0, v4l2:///dev/video0, /data/clip.mp4"),
+        # the web's token and cookies, as aiohttp quotes a request line or header it refused
+        ("reading: bytearray(b'/?token=Tk7abc&pad=xx')", "reading: bytearray(b'/?token=***&pad=xx')"),
+        ("b'a=b; segcam_token=Tk7abc; pad=x'", "b'a=b; segcam_token=***; pad=x'"),
+        ("Cookie: a=b; segcam_token=Tk7abc", "Cookie: ***"),
+        ("Authorization: Bearer Tk7abc", "Authorization: Bearer ***"),
+        ("Authorization: Basic dmlld2VyOnB3", "Authorization: Basic ***"),
+        ("reading: b'Bearer Tk7abcxxx'", "reading: b'Bearer ***'"),
+        ("rtsp: serving rtsp://h:1/x (x264enc, Basic auth)", "rtsp: serving rtsp://h:1/x (x264enc, Basic auth)"),
+        ('WWW-Authenticate: Bearer realm="segcam"', 'WWW-Authenticate: Bearer realm="segcam"'),
+        ("web.token_sha256=ab12", "web.token_sha256=ab12"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
