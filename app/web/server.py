@@ -26,8 +26,8 @@ from aiohttp import web
 
 from app.config import ConfigError, WebSettings, split_listen
 from app.web.auth import auth_middleware
-from app.web.limits import AcceptErrors, Admission, ConnectionLimiter
 from app.web.bad_requests import BadRequestLog
+from app.web.limits import AcceptErrors, Admission, ConnectionLimiter
 from app.web.routes import Routes
 
 log = logging.getLogger("app.web")
