@@ -40,7 +40,7 @@ test: $(VENV)/.dev
 	@echo "== Debian packages for the tests (Xvfb, ffmpeg, shellcheck, systemd)"
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
-	@echo "== pytest: the whole suite in $(TEST_WORKERS) processes (about 13 min on 2 cores)"
+	@echo "== pytest: the whole suite in $(TEST_WORKERS) processes (about 10 min on 2 idle cores)"
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 train-env: $(VENV)/.dev
